@@ -1,0 +1,105 @@
+# sparkshim — build, test, install.  `make help` lists the targets.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+PYTHON   ?= /usr/bin/python3
+# JDK for jni.h at build time; at run time libjvm is found from JAVA_HOME/PATH.
+JDK_HOME ?= $(shell j=$$(readlink -f "$$(command -v javac)" 2>/dev/null) && dirname "$$(dirname "$$j")")
+
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CC       ?= gcc
+CFLAGS   ?= -O2 -g
+WARN     := -std=c11 -Wall -Wextra -Werror
+CPPFLAGS += -D_GNU_SOURCE -DTHREADED -DSPARKSHIM_VERSION='"$(VERSION)"' \
+            -I. -I$(BUILD)/proto -I$(JDK_HOME)/include -I$(JDK_HOME)/include/linux
+LDLIBS   += -lgrpc -lgpr -lprotobuf-c -lsystemd -lzookeeper_mt -lpthread -ldl -lm
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+PROTOS    := $(wildcard proto/*.proto)
+PROTO_C   := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
+PROTO_H   := $(PROTO_C:.c=.h)
+SRCS      := $(wildcard launcher/*.c jni/*.c shim/*.c)
+MAIN_SRC  := launcher/main.c
+LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(PROTO_C:.c=.o)
+MAIN_OBJ  := $(BUILD)/obj/launcher/main.o
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+STANDIN   := $(BUILD)/spark-home
+STANDIN_SRCS := $(shell find tests/standin -type f 2>/dev/null)
+
+.PHONY: all deps test unit integration standin install bench asan valgrind fuzz clean help
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(BUILD)/sparkshim
+
+help:
+	@echo "make deps        install the Debian packages the project needs (idempotent)"
+	@echo "make             build $(BUILD)/sparkshim"
+	@echo "make test        unit tests (cmocka) + integration tests (pytest, real JVM/ZooKeeper)"
+	@echo "make standin     build the stand-in Spark home in $(STANDIN)"
+	@echo "make asan        unit tests under AddressSanitizer/UBSan"
+	@echo "make valgrind    unit tests under valgrind"
+	@echo "make bench       benchmarks; figures go to $(BUILD)/bench/results.txt"
+	@echo "make install     install into \$$(DESTDIR)\$$(PREFIX)"
+
+deps:
+	scripts/install-deps.sh
+
+$(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/proto
+	protoc-c --proto_path=proto --c_out=$(BUILD)/proto $<
+
+$(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/sparkshim: $(MAIN_OBJ) $(LIB_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $(VALGRIND) $$t; done
+
+standin: $(STANDIN)/.built
+
+$(STANDIN)/.built: $(STANDIN_SRCS)
+	tests/standin/build.sh $(STANDIN)
+	@touch $@
+
+integration: $(BUILD)/sparkshim standin
+	SPARKSHIM_BIN=$(abspath $(BUILD)/sparkshim) SPARKSHIM_STANDIN=$(abspath $(STANDIN)) \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+test: all unit integration
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" unit
+
+valgrind:
+	$(MAKE) VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" unit
+
+bench: $(BUILD)/sparkshim standin
+	BUILD=$(BUILD) bench/run.sh
+
+install: $(BUILD)/sparkshim
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/sparkshim \
+	  $(DESTDIR)$(PREFIX)/share/doc/sparkshim
+	install -m 0755 $(BUILD)/sparkshim $(DESTDIR)$(PREFIX)/bin/sparkshim
+	install -m 0755 scripts/spark-submit-wrapper.sh $(DESTDIR)$(PREFIX)/libexec/sparkshim/spark-submit-wrapper.sh
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/sparkshim/README.md
+	for d in docs/*.md; do [ -f "$$d" ] && install -m 0644 "$$d" $(DESTDIR)$(PREFIX)/share/doc/sparkshim/; done; true
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,24 @@
+/* One log format for the whole shim, close to Spark's log4j console layout
+ * (yy/MM/dd HH:mm:ss LEVEL Source: message) so the shim's lines read like the
+ * engine log around them. Thread-safe; writes to stderr. */
+#ifndef SPARKSHIM_LOG_H
+#define SPARKSHIM_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_set_level(enum log_level min);
+void log_msg(enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
+
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+/* The one-line user-facing error: "sparkshim: error: <msg>" on stderr. */
+void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
