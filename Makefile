@@ -103,3 +103,10 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Start an engine the way a newcomer would: bundled stand-in Spark unless
+# SPARK_HOME is set, connect port on loopback. Extra spark-submit args: RUN_ARGS.
+RUN_ARGS ?= --conf spark.connect.grpc.binding.address=127.0.0.1
+.PHONY: run
+run: $(BUILD)/sparkshim standin
+	$(BUILD)/sparkshim -- $(RUN_ARGS)

@@ -19,7 +19,7 @@ static const char *const names[EV__COUNT] = {
 	"jvm-created",   "jvm-create-failed", "spark-main-ended",
 	"jvm-destroyed", "spark-stopped",     "ctl-drain",
 	"ctl-stop",      "reg-node-deleted",  "reg-lost",
-	"reg-registered",
+	"reg-registered", "connect-port",      "probe",
 };
 
 const char *event_name(enum ev_type type)

@@ -16,6 +16,8 @@ enum ev_type {
 	EV_REG_NODE_DELETED,   /* gateway deleted our znode: graceful stop */
 	EV_REG_LOST,           /* discovery connection lost beyond retry budget */
 	EV_REG_REGISTERED,     /* text: znode path */
+	EV_CONNECT_PORT,       /* value: the connect server's bound port */
+	EV_PROBE,              /* value: 1 connect port answers, 0 it stopped answering */
 	EV__COUNT
 };
 

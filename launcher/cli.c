@@ -1,0 +1,158 @@
+#include "launcher/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "launcher/submit_args.h"
+
+enum opt_kind { K_KEY, K_FLAG, K_SPARK_HOME, K_JAVA_HOME, K_CONFIG };
+
+static const struct shim_opt {
+	const char *name;
+	enum opt_kind kind;
+	const char *key; /* for K_KEY / K_FLAG */
+	const char *help;
+} shim_opts[] = {
+	{"--spark-home", K_SPARK_HOME, NULL, "DIR   Spark home (default: $SPARK_HOME, else the bundled stand-in)"},
+	{"--java-home", K_JAVA_HOME, NULL, "DIR    Java home (default: $JAVA_HOME, else java on PATH)"},
+	{"--config", K_CONFIG, NULL, "FILE      shim config file (sparkshim.* keys), re-read on SIGHUP"},
+	{"--start-timeout", K_KEY, "sparkshim.start.timeout", "DUR  connect port must answer within (default: kyuubi init timeout, 180s)"},
+	{"--stop-timeout", K_KEY, "sparkshim.stop.timeout", "DUR   graceful stop budget before a forced exit (default 30s)"},
+	{"--control-address", K_KEY, "sparkshim.control.address", "A  health/control gRPC bind: host:port, host:0, unix:/path, off (default 127.0.0.1:<connect port+1>)"},
+	{"--control-token-file", K_KEY, "sparkshim.control.token.file", "F  bearer token for mutating control calls (or env SPARKSHIM_CONTROL_TOKEN)"},
+	{"--state-file", K_KEY, "sparkshim.state.file", "F     JSON state file, written atomically, removed on stop"},
+	{"--pid-file", K_KEY, "sparkshim.pid.file", "F       pid file, locked: a second instance is refused"},
+	{"--exit-with-parent", K_FLAG, "sparkshim.exit.with.parent", "   stop when the parent process dies (manual use; gateways want engines to outlive them)"},
+	{"--log-level", K_KEY, "sparkshim.log.level", "L       shim log level: debug, info, warn, error"},
+	{"--probe-interval", K_KEY, "sparkshim.probe.interval", "DUR  liveness probe period of the connect port (default 2s)"},
+};
+#define N_OPTS (sizeof(shim_opts) / sizeof(shim_opts[0]))
+
+void cli_init(struct cli *c)
+{
+	memset(c, 0, sizeof(*c));
+	conf_init(&c->shim);
+	strvec_init(&c->spark_args);
+}
+
+void cli_free(struct cli *c)
+{
+	conf_free(&c->shim);
+	strvec_free(&c->spark_args);
+	free(c->spark_home);
+	free(c->java_home);
+	free(c->config_file);
+	memset(c, 0, sizeof(*c));
+}
+
+void cli_usage(FILE *out)
+{
+	fputs("usage: sparkshim [shim options] [--] [spark-submit options] [app jar] [app args]\n"
+	      "       sparkshim ctl [--address A] [--json] status|drain|stop|health|events|log-level\n"
+	      "\n"
+	      "Runs a Spark Connect server inside this process (JVM through JNI) as an engine\n"
+	      "for a gateway such as Apache Kyuubi, or by hand. spark-submit options are\n"
+	      "passed to Spark's own launcher; --class defaults to SparkConnectServer.\n"
+	      "\nshim options:\n",
+	      out);
+	for (size_t i = 0; i < N_OPTS; i++)
+		fprintf(out, "  %s %s\n", shim_opts[i].name, shim_opts[i].help);
+	fputs("  --help           this text\n"
+	      "  --version        print the version\n"
+	      "\nDurations: 30s, 5min, 2h, 1500 (ms) or ISO-8601 (PT30M).\n"
+	      "Exit codes: see README.md.\n",
+	      out);
+}
+
+static const struct shim_opt *find_opt(const char *arg, const char **inline_val)
+{
+	*inline_val = NULL;
+	for (size_t i = 0; i < N_OPTS; i++) {
+		size_t n = strlen(shim_opts[i].name);
+		if (strncmp(arg, shim_opts[i].name, n) != 0)
+			continue;
+		if (arg[n] == '\0')
+			return &shim_opts[i];
+		if (arg[n] == '=' && shim_opts[i].kind != K_FLAG) {
+			*inline_val = arg + n + 1;
+			return &shim_opts[i];
+		}
+	}
+	return NULL;
+}
+
+static int set_dup(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = strdup(v);
+	return *dst ? 0 : -1;
+}
+
+int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t errlen)
+{
+	int i = 1, in_app_args = 0;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (in_app_args)
+			goto to_spark;
+		if (!strcmp(a, "--")) {
+			for (i++; i < argc; i++)
+				if (strvec_push(&c->spark_args, argv[i]) < 0)
+					goto nomem;
+			break;
+		}
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			c->help = 1;
+			continue;
+		}
+		if (!strcmp(a, "--version")) {
+			c->version = 1;
+			continue;
+		}
+		const char *val;
+		const struct shim_opt *o = find_opt(a, &val);
+		if (o) {
+			if (o->kind != K_FLAG && !val) {
+				if (i + 1 >= argc) {
+					snprintf(err, errlen, "%s: missing value", a);
+					return -1;
+				}
+				val = argv[++i];
+			}
+			int rc = 0;
+			switch (o->kind) {
+			case K_KEY: rc = conf_set(&c->shim, o->key, val); break;
+			case K_FLAG: rc = conf_set(&c->shim, o->key, "true"); break;
+			case K_SPARK_HOME: rc = set_dup(&c->spark_home, val); break;
+			case K_JAVA_HOME: rc = set_dup(&c->java_home, val); break;
+			case K_CONFIG: rc = set_dup(&c->config_file, val); break;
+			}
+			if (rc < 0)
+				goto nomem;
+			continue;
+		}
+		if (a[0] != '-') {
+			in_app_args = 1; /* primary resource: the rest belongs to the app */
+		} else if (submit_opt_takes_value(a)) {
+			if (i + 1 >= argc) {
+				snprintf(err, errlen, "spark-submit option %s: missing value", a);
+				return -1;
+			}
+			if (strvec_push(&c->spark_args, a) < 0)
+				goto nomem;
+			a = argv[++i];
+		} else if (a[1] == '-' && !strchr(a, '=') && !submit_opt_is_flag(a)) {
+			snprintf(err, errlen,
+				 "unknown option %s: expected a sparkshim option (see --help) or a spark-submit option",
+				 a);
+			return -1;
+		}
+	to_spark:
+		if (strvec_push(&c->spark_args, a) < 0)
+			goto nomem;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}

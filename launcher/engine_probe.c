@@ -1,0 +1,190 @@
+#include "launcher/engine_probe.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "jni/jvm_host.h"
+#include "launcher/engine_info.h"
+#include "launcher/events.h"
+#include "launcher/lifecycle.h"
+#include "launcher/log.h"
+#include "shim/connect_probe.h"
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv;
+static int running;
+static pthread_t thread;
+static struct probe_cfg cfg;
+static int64_t last_alive;
+
+int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t epoch_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+int64_t probe_last_alive_ms(void)
+{
+	pthread_mutex_lock(&mu);
+	int64_t v = last_alive;
+	pthread_mutex_unlock(&mu);
+	return v;
+}
+
+/* Wait ms or until probe_stop(); returns 0 when asked to stop. */
+static int pause_ms(int64_t ms)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&mu);
+	while (running)
+		if (pthread_cond_timedwait(&cv, &mu, &dl) == ETIMEDOUT)
+			break;
+	int r = running;
+	pthread_mutex_unlock(&mu);
+	return r;
+}
+
+static void set_port(struct engine_info *e, void *arg) { e->connect_port = *(int *)arg; }
+static void set_alive(struct engine_info *e, void *arg) { e->connect_alive = *(int *)arg; }
+
+static void set_activity(struct engine_info *e, void *arg)
+{
+	const struct jvm_activity *a = arg;
+	e->active_operations = a->active_operations;
+	if (a->last_activity_epoch_ms > 0)
+		e->last_activity_epoch_ms = a->last_activity_epoch_ms;
+	else if (a->active_operations > 0)
+		e->last_activity_epoch_ms = epoch_ms();
+}
+
+static void set_heap(struct engine_info *e, void *arg)
+{
+	const int64_t *h = arg;
+	e->heap_used = h[0];
+	e->heap_max = h[1];
+}
+
+static void set_app(struct engine_info *e, void *arg)
+{
+	const struct jvm_app_info *a = arg;
+	snprintf(e->app_id, sizeof(e->app_id), "%s", a->app_id);
+	snprintf(e->app_name, sizeof(e->app_name), "%s", a->app_name);
+	snprintf(e->ui_url, sizeof(e->ui_url), "%s", a->ui_url);
+	if (a->spark_version[0])
+		snprintf(e->spark_version, sizeof(e->spark_version), "%s", a->spark_version);
+}
+
+/* Phase 1: ask Spark for its bound port, backing off 50 ms .. 500 ms. */
+static int discover_port(void)
+{
+	int64_t backoff = 50;
+	while (pause_ms(backoff)) {
+		int port = jvm_connect_port(2000);
+		if (port > 0) {
+			engine_info_update(set_port, &port);
+			events_post(EV_CONNECT_PORT, port, NULL);
+			return port;
+		}
+		if (backoff < 500)
+			backoff *= 2;
+	}
+	return 0;
+}
+
+static void refresh_activity(void)
+{
+	struct jvm_activity a;
+	if (jvm_query_activity(&a, 2000) == 0)
+		engine_info_update(set_activity, &a);
+	int64_t heap[2];
+	if (jvm_heap(&heap[0], &heap[1], 2000) == 0)
+		engine_info_update(set_heap, heap);
+}
+
+static void *probe_main(void *arg)
+{
+	(void)arg;
+	int port = discover_port();
+	if (!port)
+		return NULL;
+	int alive = -1, have_app = 0;
+	int64_t next_activity = 0, timeout = cfg.interval_ms < 2000 ? cfg.interval_ms : 2000;
+	/* Until the first answer, probe fast: READY waits on it. */
+	int64_t period = 100;
+	do {
+		int now_alive = connect_probe(cfg.host, port, (int)timeout);
+		if (now_alive) {
+			pthread_mutex_lock(&mu);
+			last_alive = monotonic_ms();
+			pthread_mutex_unlock(&mu);
+			period = cfg.interval_ms;
+		}
+		/* App id and UI before the first "alive": READY publishes them. */
+		if (now_alive && !have_app) {
+			struct jvm_app_info app;
+			memset(&app, 0, sizeof(app));
+			if (jvm_query_app(&app, 2000) == 0)
+				engine_info_update(set_app, &app);
+			have_app = 1;
+		}
+		if (now_alive != alive) {
+			alive = now_alive;
+			engine_info_update(set_alive, &alive);
+			lifecycle_kick();
+			events_post(EV_PROBE, alive, NULL);
+		}
+		if (monotonic_ms() >= next_activity) {
+			refresh_activity();
+			next_activity = monotonic_ms() + cfg.activity_interval_ms;
+		}
+	} while (pause_ms(period));
+	return NULL;
+}
+
+int probe_start(const struct probe_cfg *c)
+{
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&cv, &a);
+	pthread_condattr_destroy(&a);
+	cfg = *c;
+	running = 1;
+	if (pthread_create(&thread, NULL, probe_main, NULL) != 0) {
+		running = 0;
+		return -1;
+	}
+	return 0;
+}
+
+void probe_stop(void)
+{
+	pthread_mutex_lock(&mu);
+	int was = running;
+	running = 0;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	/* The thread may be inside a JNI call the dying JVM never answers; a
+	 * join would hang, and it holds nothing that must be released. */
+	if (was)
+		pthread_detach(thread);
+}

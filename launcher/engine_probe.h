@@ -1,0 +1,24 @@
+/* The watcher thread: finds Spark's connect port through JNI, then keeps
+ * asking the port itself (a real gRPC call) whether Spark answers, and
+ * refreshes activity/heap figures. It only reports (engine_info + events);
+ * the main loop decides. Kept off the main loop because every probe can
+ * block up to its timeout when the JVM is wedged. */
+#ifndef SPARKSHIM_ENGINE_PROBE_H
+#define SPARKSHIM_ENGINE_PROBE_H
+
+#include <stdint.h>
+
+struct probe_cfg {
+	char host[256];            /* where to probe the connect port (loopback normally) */
+	int64_t interval_ms;       /* liveness probe period */
+	int64_t activity_interval_ms; /* activity/heap refresh period */
+};
+
+int probe_start(const struct probe_cfg *cfg); /* 0 / -1 */
+void probe_stop(void);                         /* bounded join */
+/* Monotonic ms of the last probe that found the port answering (0 = never). */
+int64_t probe_last_alive_ms(void);
+int64_t monotonic_ms(void);
+int64_t epoch_ms(void);
+
+#endif

@@ -1,0 +1,270 @@
+/* The start-up steps before the JVM exists. Every failure here is a bad
+ * input or a broken installation, reported in one line with its own exit
+ * code while nothing is running yet. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "jni/java_cmdline.h"
+#include "jni/jvm_host.h"
+#include "jni/output_tap.h"
+#include "jni/spark_launcher.h"
+#include "launcher/exitcodes.h"
+#include "launcher/log.h"
+#include "launcher/shim.h"
+#include "launcher/submit_args.h"
+#include "shim/registry.h"
+
+extern char **environ;
+
+/* The stand-in Spark home built next to the binary (build/spark-home) or
+ * installed with it (PREFIX/share/sparkshim/spark-home). */
+static int find_bundled_home(char *out, size_t outlen)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	static const char *const rel[] = {"spark-home", "../share/sparkshim/spark-home"};
+	for (size_t i = 0; i < 2; i++) {
+		char cand[PATH_MAX + 64];
+		snprintf(cand, sizeof(cand), "%s/%s/jars", exe, rel[i]);
+		if (access(cand, R_OK) == 0 &&
+		    (size_t)snprintf(out, outlen, "%s/%s", exe, rel[i]) < outlen)
+			return 0;
+	}
+	return -1;
+}
+
+int setup_spark_home(struct shim *s)
+{
+	char err[1024], bundled[PATH_MAX];
+	const char *dir = s->cli.spark_home ? s->cli.spark_home : getenv("SPARK_HOME");
+	if (!dir || !*dir) {
+		if (find_bundled_home(bundled, sizeof(bundled)) < 0) {
+			die_msg("SPARK_HOME is not set and no bundled stand-in Spark home was found; set SPARK_HOME or pass --spark-home DIR");
+			return EXIT_BAD_SPARK_HOME;
+		}
+		dir = bundled;
+		s->using_standin = 1;
+	}
+	if (spark_home_inspect(dir, &s->home, err, sizeof(err)) < 0) {
+		die_msg("%s", err);
+		return EXIT_BAD_SPARK_HOME;
+	}
+	if (s->using_standin)
+		log_warn("SPARK_HOME is not set: using the bundled stand-in Spark home %s (Spark %s look-alike for trying sparkshim out; set SPARK_HOME for a real Spark)",
+			 s->home.path, s->home.version);
+	/* Spark's launcher, SparkSubmit and spark-env.sh all read it. */
+	setenv("SPARK_HOME", s->home.path, 1);
+	return 0;
+}
+
+int setup_conf_and_settings(struct shim *s)
+{
+	char err[1024], conf_dir[PATH_MAX + 8], *main_class = NULL;
+	const char *env_conf_dir = getenv("SPARK_CONF_DIR");
+	if (env_conf_dir && *env_conf_dir)
+		snprintf(conf_dir, sizeof(conf_dir), "%s", env_conf_dir);
+	else
+		snprintf(conf_dir, sizeof(conf_dir), "%s/conf", s->home.path);
+	if (submit_collect_conf(&s->cli.spark_args, conf_dir, &s->spark_conf, &main_class, err,
+				sizeof(err)) < 0) {
+		die_msg("%s", err);
+		return EXIT_USAGE;
+	}
+	free(main_class);
+	if (settings_load(&s->cli.shim, s->cli.config_file, &s->spark_conf, &s->settings, err,
+			  sizeof(err)) < 0) {
+		die_msg("%s", err);
+		return EXIT_USAGE;
+	}
+	log_set_level(s->settings.log_level);
+	return 0;
+}
+
+int setup_java(struct shim *s)
+{
+	char err[1024];
+	const char *jh = s->cli.java_home ? s->cli.java_home : getenv("JAVA_HOME");
+	if (java_locate(jh, getenv("PATH"), &s->java, err, sizeof(err)) < 0) {
+		die_msg("%s", err);
+		return EXIT_NO_JAVA;
+	}
+	if (s->cli.java_home)
+		setenv("JAVA_HOME", s->java.home, 1);
+	return 0;
+}
+
+static int is_wildcard(const char *host)
+{
+	return !host || !*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::") ||
+	       !strcmp(host, "[::]");
+}
+
+int setup_connect_args(struct shim *s)
+{
+	for (size_t i = 0; i < s->cli.spark_args.n; i++)
+		if (strvec_push(&s->submit_args, s->cli.spark_args.v[i]) < 0)
+			return EXIT_INTERNAL;
+	/* Behind a gateway many engines share a host: let the kernel pick the
+	 * port unless one was asked for. By hand, Spark's default (15002). */
+	struct conf extra;
+	conf_init(&extra);
+	if (registry_enabled() && !conf_get(&s->spark_conf, "spark.connect.grpc.binding.port")) {
+		conf_set(&extra, "spark.connect.grpc.binding.port", "0");
+		conf_set(&s->spark_conf, "spark.connect.grpc.binding.port", "0");
+	}
+	char *replaced = NULL;
+	int rc = submit_make_connect(&s->submit_args, &extra, &replaced);
+	conf_free(&extra);
+	if (rc < 0)
+		return EXIT_INTERNAL;
+	if (replaced) {
+		log_info("main class %s replaced by %s: this engine serves Spark Connect", replaced,
+			 CONNECT_SERVER_CLASS);
+		free(replaced);
+	}
+	const char *bind = conf_get(&s->spark_conf, "spark.connect.grpc.binding.address");
+	snprintf(s->probe_host, sizeof(s->probe_host), "%s", is_wildcard(bind) ? "127.0.0.1" : bind);
+	return 0;
+}
+
+int check_connect_port_free(struct shim *s)
+{
+	const char *v = conf_get_default(&s->spark_conf, "spark.connect.grpc.binding.port", "15002");
+	char *end;
+	long port = strtol(v, &end, 10);
+	if (*end || port < 0 || port > 65535) {
+		die_msg("spark.connect.grpc.binding.port=%s: expected a port number from 0 to 65535", v);
+		return EXIT_USAGE;
+	}
+	if (port == 0)
+		return 0;
+	/* Same check Spark's bind would make, before a JVM exists to clean up.
+	 * (Racy by nature; Spark's own failure is still classified later.) */
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	const char *bind_addr = conf_get(&s->spark_conf, "spark.connect.grpc.binding.address");
+	if (is_wildcard(bind_addr) || inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1)
+		sa.sin_addr.s_addr = htonl(INADDR_ANY);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	int e = errno;
+	close(fd);
+	if (rc < 0 && e == EADDRINUSE) {
+		die_msg("spark.connect.grpc.binding.port=%ld: port in use; expected a free port (or 0 for any)",
+			port);
+		return EXIT_PORT_IN_USE;
+	}
+	return 0;
+}
+
+/* Spark's launcher turned the arguments into its usage-error command: run
+ * that (it prints spark-submit's own message) and report a usage error. */
+static int run_usage_error(const struct strvec *cmd)
+{
+	pid_t pid;
+	if (posix_spawn(&pid, cmd->v[0], NULL, NULL, cmd->v, environ) == 0)
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	die_msg("spark-submit arguments rejected by Spark (see its message above)");
+	return EXIT_USAGE;
+}
+
+static int has_arg(const struct strvec *v, const char *a)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!strcmp(v->v[i], a))
+			return 1;
+	return 0;
+}
+
+/* Env vars that spark-env.sh set or changed: the real driver JVM would have
+ * them, and Java reads the environment once at start-up. */
+static void import_env(const struct strvec *env)
+{
+	for (size_t i = 0; i < env->n; i++) {
+		char *eq = strchr(env->v[i], '=');
+		if (!eq || eq == env->v[i])
+			continue;
+		*eq = '\0';
+		const char *cur = getenv(env->v[i]);
+		if (!cur || strcmp(cur, eq + 1) != 0)
+			setenv(env->v[i], eq + 1, 1);
+		*eq = '=';
+	}
+}
+
+int start_engine_jvm(struct shim *s)
+{
+	char err[1024];
+	struct launcher_result lr;
+	if (spark_launcher_run(s->home.path, s->java.home, s->submit_args.v, s->submit_args.n, &lr,
+			       err, sizeof(err)) < 0) {
+		die_msg("%s", err);
+		launcher_result_free(&lr);
+		return EXIT_BAD_SPARK_HOME;
+	}
+	if (has_arg(&lr.cmd, "--usage-error")) {
+		int rc = run_usage_error(&lr.cmd);
+		launcher_result_free(&lr);
+		return rc;
+	}
+	import_env(&lr.env);
+	/* spark-env.sh may name another Java: the real driver would use it. */
+	const char *jh = getenv("JAVA_HOME");
+	if (jh && strcmp(jh, s->java.home) != 0 && setup_java(s) != 0) {
+		launcher_result_free(&lr);
+		return EXIT_NO_JAVA;
+	}
+	struct java_cmd jc;
+	if (java_cmd_parse(&lr.cmd, getenv("JDK_JAVA_OPTIONS"), &jc, err, sizeof(err)) < 0) {
+		die_msg("%s", err);
+		launcher_result_free(&lr);
+		return EXIT_BAD_SPARK_HOME;
+	}
+	launcher_result_free(&lr);
+	import_env(&jc.env);
+	log_debug("driver JVM: %zu options, main class %s, %zu args", jc.options.n, jc.main_class,
+		  jc.args.n);
+
+	if (output_tap_start() < 0)
+		log_warn("cannot watch the JVM's stderr; startup errors will be less precise");
+	struct jvm_launch l = {
+		.libjvm_path = s->java.libjvm,
+		.options = jc.options.v,
+		.n_options = jc.options.n,
+		.main_class = jc.main_class,
+		.args = jc.args.v,
+		.n_args = jc.args.n,
+	};
+	exit_paths_install(s);
+	l.on_exit = shim_hook_exit;
+	l.on_abort = shim_hook_abort;
+	l.on_oom_exit = shim_hook_oom;
+	int rc = jvm_host_start(&l, err, sizeof(err));
+	java_cmd_free(&jc);
+	if (rc < 0) {
+		output_tap_stop(1000);
+		die_msg("%s", err);
+		return EXIT_JVM_CREATE;
+	}
+	return 0;
+}

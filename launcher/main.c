@@ -1,0 +1,140 @@
+/* sparkshim: a Spark Connect engine in one process.
+ *
+ * main() reads as the list of steps. Until the JVM exists, any failure is a
+ * one-line error with its own exit code and nothing to clean up but the pid
+ * file. From then on the supervisor loop owns the process. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "launcher/engine_info.h"
+#include "launcher/engine_probe.h"
+#include "launcher/events.h"
+#include "launcher/exitcodes.h"
+#include "launcher/lifecycle.h"
+#include "launcher/log.h"
+#include "launcher/pidfile.h"
+#include "launcher/sdnotify.h"
+#include "launcher/shim.h"
+#include "launcher/signals.h"
+#include "launcher/statefile.h"
+#include "shim/connect_probe.h"
+#include "shim/ctl_cli.h"
+#include "shim/grpc_server.h"
+#include "shim/registry.h"
+
+static struct shim S;
+
+static int parse_command_line(int argc, char **argv)
+{
+	char err[1024];
+	cli_init(&S.cli);
+	if (cli_parse(argc, argv, &S.cli, err, sizeof(err)) < 0) {
+		die_msg("%s", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int setup_process(void)
+{
+	/* Before any thread exists, so every thread inherits the mask. */
+	S.signal_fd = signals_setup();
+	if (S.signal_fd < 0 || events_init() < 0) {
+		die_msg("cannot set up signal handling");
+		return EXIT_INTERNAL;
+	}
+	lifecycle_reset();
+	engine_info_reset();
+	sdn_init();
+	return 0;
+}
+
+static int setup_files(void)
+{
+	char err[1024];
+	if (S.settings.pid_file[0]) {
+		int rc = pidfile_acquire(S.settings.pid_file, err, sizeof(err));
+		if (rc < 0) {
+			die_msg("%s", err);
+			return rc == -2 ? EXIT_ALREADY_RUNNING : EXIT_USAGE;
+		}
+	}
+	statefile_set_path(S.settings.state_file);
+	return 0;
+}
+
+static int setup_registry(void)
+{
+	char err[1024];
+	int64_t now = epoch_ms(), left;
+	int rc = registry_check_submit_time(&S.spark_conf, now, err, sizeof(err));
+	if (rc < 0) {
+		die_msg("%s", err);
+		return rc == -1 ? EXIT_SUBMIT_EXPIRED : EXIT_USAGE;
+	}
+	/* The gateway gives up at submit time + init timeout: no point in
+	 * waiting for Spark longer than that. */
+	if (registry_init_remaining_ms(&S.spark_conf, now, &left) == 0 && left > 0 &&
+	    left < S.settings.start_timeout_ms)
+		S.settings.start_timeout_ms = left;
+	if (registry_configure(&S.spark_conf, err, sizeof(err)) < 0) {
+		die_msg("%s", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static void set_version(struct engine_info *e, void *arg)
+{
+	snprintf(e->spark_version, sizeof(e->spark_version), "%s", (const char *)arg);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "ctl") == 0)
+		return ctl_main(argc - 1, argv + 1);
+
+	int rc;
+	if ((rc = parse_command_line(argc, argv)))
+		return rc;
+	if (S.cli.help) {
+		cli_usage(stdout);
+		return 0;
+	}
+	if (S.cli.version) {
+		printf("sparkshim %s\n", SPARKSHIM_VERSION);
+		return 0;
+	}
+	strvec_init(&S.submit_args);
+	conf_init(&S.spark_conf);
+	if ((rc = setup_process()) || (rc = setup_spark_home(&S)) ||
+	    (rc = setup_conf_and_settings(&S)) || (rc = setup_files()) || (rc = setup_registry()) ||
+	    (rc = setup_java(&S)) || (rc = setup_connect_args(&S)) ||
+	    (rc = check_connect_port_free(&S))) {
+		cleanup_files();
+		return rc;
+	}
+	engine_info_update(set_version, S.home.version);
+	log_info("sparkshim %s: Spark %s at %s, Java at %s", SPARKSHIM_VERSION, S.home.version,
+		 S.home.path, S.java.home);
+	if ((rc = start_engine_jvm(&S))) {
+		cleanup_files();
+		return rc;
+	}
+
+	rc = supervise(&S);
+
+	/* The JVM is gone: tear down in reverse order. */
+	lifecycle_fire(rc == 0 ? TR_STOPPED : TR_FAIL, "JVM exited");
+	registry_deregister();
+	registry_close();
+	ctl_server_stop();
+	connect_probe_shutdown();
+	sdn_stopping(rc == 0 ? "stopped" : "failed");
+	cleanup_files();
+	if (rc == 0)
+		exit_now(0, "stopped cleanly");
+	exit_now(rc, "engine stopped with exit code %d", rc);
+}

@@ -1,0 +1,157 @@
+#include "launcher/settings.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MIN 60000LL
+
+const char *kyuubi_conf(const struct conf *c, const char *name)
+{
+	char key[256];
+	snprintf(key, sizeof(key), "spark.kyuubi.%s", name);
+	const char *v = conf_get(c, key);
+	if (v)
+		return v;
+	snprintf(key, sizeof(key), "kyuubi.%s", name);
+	return conf_get(c, key);
+}
+
+static int merge(struct conf *m, const struct conf *cli, const char *file,
+		 const struct conf *spark, char *err, size_t errlen)
+{
+	if (file) {
+		int bad = 0;
+		if (conf_load_file(m, file, &bad) < 0) {
+			if (bad)
+				snprintf(err, errlen, "%s:%d: expected key=value", file, bad);
+			else
+				snprintf(err, errlen, "--config %s: %s", file, strerror(errno));
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < spark->n; i++)
+		if (strncmp(spark->v[i].key, "spark.sparkshim.", 16) == 0 &&
+		    conf_set(m, spark->v[i].key + 6, spark->v[i].value) < 0)
+			goto nomem;
+	for (size_t i = 0; i < cli->n; i++)
+		if (conf_set(m, cli->v[i].key, cli->v[i].value) < 0)
+			goto nomem;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+static int kyuubi_duration(const struct conf *spark, const char *name, int64_t dflt,
+			   int64_t *out, char *err, size_t errlen)
+{
+	const char *v = kyuubi_conf(spark, name);
+	if (!v) {
+		*out = dflt;
+		return 0;
+	}
+	if (parse_duration_ms(v, out) < 0) {
+		snprintf(err, errlen,
+			 "spark.kyuubi.%s=%s: expected a duration (milliseconds or ISO-8601 like PT30M)",
+			 name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int read_token(const struct conf *m, char *out, size_t outlen, char *err, size_t errlen)
+{
+	const char *file = conf_get(m, "sparkshim.control.token.file");
+	const char *env = getenv("SPARKSHIM_CONTROL_TOKEN");
+	out[0] = '\0';
+	if (!file) {
+		if (env)
+			snprintf(out, outlen, "%s", env);
+		return 0;
+	}
+	FILE *f = fopen(file, "re");
+	if (!f) {
+		snprintf(err, errlen, "sparkshim.control.token.file=%s: %s", file, strerror(errno));
+		return -1;
+	}
+	size_t n = fread(out, 1, outlen - 1, f);
+	fclose(f);
+	out[n] = '\0';
+	while (n && isspace((unsigned char)out[n - 1]))
+		out[--n] = '\0';
+	if (n == 0 || strpbrk(out, "\r\n")) {
+		snprintf(err, errlen, "sparkshim.control.token.file=%s: expected one line with the token",
+			 file);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_level(const char *v, enum log_level *out)
+{
+	static const char *const names[] = {"debug", "info", "warn", "error"};
+	for (int i = 0; i < 4; i++)
+		if (strcasecmp(v, names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+int settings_load(const struct conf *cli_shim, const char *config_file,
+		  const struct conf *spark_conf, struct settings *s, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	struct conf m;
+	conf_init(&m);
+	int rc = -1;
+	if (merge(&m, cli_shim, config_file, spark_conf, err, errlen) < 0)
+		goto out;
+
+	int64_t init_timeout;
+	if (kyuubi_duration(spark_conf, "session.engine.initialize.timeout", 3 * MIN, &init_timeout,
+			    err, errlen) < 0 ||
+	    conf_get_duration(&m, "sparkshim.start.timeout", init_timeout, &s->start_timeout_ms, err,
+			      errlen) < 0 ||
+	    conf_get_duration(&m, "sparkshim.stop.timeout", 30000, &s->stop_timeout_ms, err,
+			      errlen) < 0 ||
+	    conf_get_duration(&m, "sparkshim.probe.interval", 2000, &s->probe_interval_ms, err,
+			      errlen) < 0 ||
+	    kyuubi_duration(spark_conf, "session.engine.idle.timeout", 30 * MIN, &s->idle_timeout_ms,
+			    err, errlen) < 0 ||
+	    kyuubi_duration(spark_conf, "session.engine.check.interval", MIN, &s->check_interval_ms,
+			    err, errlen) < 0 ||
+	    kyuubi_duration(spark_conf, "session.engine.spark.max.lifetime", 0, &s->max_lifetime_ms,
+			    err, errlen) < 0 ||
+	    conf_get_bool(&m, "sparkshim.exit.with.parent", 0, &s->exit_with_parent, err,
+			  errlen) < 0)
+		goto out;
+	if (s->start_timeout_ms <= 0 || s->stop_timeout_ms <= 0 || s->probe_interval_ms <= 0 ||
+	    s->check_interval_ms <= 0) {
+		snprintf(err, errlen, "start/stop timeouts, probe and check intervals must be > 0");
+		goto out;
+	}
+	const char *lvl = conf_get_default(&m, "sparkshim.log.level", "info");
+	if (parse_level(lvl, &s->log_level) < 0) {
+		snprintf(err, errlen, "sparkshim.log.level=%s: expected debug, info, warn or error", lvl);
+		goto out;
+	}
+	const char *ca = conf_get_default(&m, "sparkshim.control.address", "127.0.0.1:+1");
+	if (strcasecmp(ca, "off") == 0 || strcasecmp(ca, "none") == 0)
+		ca = "";
+	snprintf(s->control_address, sizeof(s->control_address), "%s", ca);
+	snprintf(s->state_file, sizeof(s->state_file), "%s",
+		 conf_get_default(&m, "sparkshim.state.file", ""));
+	snprintf(s->pid_file, sizeof(s->pid_file), "%s",
+		 conf_get_default(&m, "sparkshim.pid.file", ""));
+	if (read_token(&m, s->control_token, sizeof(s->control_token), err, errlen) < 0)
+		goto out;
+	rc = 0;
+out:
+	conf_free(&m);
+	return rc;
+}

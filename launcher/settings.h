@@ -1,0 +1,35 @@
+/* The shim's typed settings, merged from (lowest first): the --config file,
+ * spark.sparkshim.* confs on the spark-submit line, the shim's command-line
+ * options. Kyuubi's engine keys are read from the Spark conf the way a Kyuubi
+ * engine reads them (spark.kyuubi.X, or kyuubi.X). Re-loadable on SIGHUP. */
+#ifndef SPARKSHIM_SETTINGS_H
+#define SPARKSHIM_SETTINGS_H
+
+#include <stdint.h>
+
+#include "launcher/conf.h"
+#include "launcher/log.h"
+
+struct settings {
+	int64_t start_timeout_ms;
+	int64_t stop_timeout_ms;
+	int64_t probe_interval_ms;
+	int64_t idle_timeout_ms;    /* 0 = never */
+	int64_t check_interval_ms;
+	int64_t max_lifetime_ms;    /* 0 = unlimited */
+	char control_address[300];  /* "" = off; "127.0.0.1:+1" = connect port + 1 */
+	char control_token[512];    /* "" = none */
+	char state_file[4096];
+	char pid_file[4096];
+	int exit_with_parent;
+	enum log_level log_level;
+};
+
+/* Value of Kyuubi key `name` (without prefix): spark.kyuubi.<name>, else kyuubi.<name>. */
+const char *kyuubi_conf(const struct conf *c, const char *name);
+
+/* 0 / -1 with a one-line error naming the bad key and value. */
+int settings_load(const struct conf *cli_shim, const char *config_file,
+		  const struct conf *spark_conf, struct settings *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,62 @@
+/* The one process-wide record the launcher's steps share. Owned by main();
+ * the supervisor loop and the exit paths read it. */
+#ifndef SPARKSHIM_SHIM_H
+#define SPARKSHIM_SHIM_H
+
+#include <stdint.h>
+
+#include "jni/java_locate.h"
+#include "jni/spark_home.h"
+#include "launcher/cli.h"
+#include "launcher/conf.h"
+#include "launcher/settings.h"
+#include "launcher/strvec.h"
+
+struct shim {
+	struct cli cli;
+	struct settings settings;
+	struct conf spark_conf;       /* effective Spark conf (defaults + --conf) */
+	struct spark_home home;
+	struct java_install java;
+	struct strvec submit_args;    /* what SparkSubmit.main gets, adjusted for connect */
+	char probe_host[256];         /* where the connect port is probed */
+	int signal_fd;
+	int using_standin;
+
+	/* supervisor state */
+	int jvm_created;
+	int jvm_gone;
+	int stopping;                 /* a stop has begun; exit_code is final */
+	int exit_code;
+	int spark_stop_sent;
+	int connect_port;
+	int ready_announced;
+	int64_t start_deadline_ms;    /* monotonic */
+	int64_t stop_deadline_ms;     /* monotonic, 0 = none */
+	int64_t ready_epoch_ms;
+	int64_t drain_since_ms;
+};
+
+/* Steps of main, each 0 on success or an exit code (after printing the
+ * one-line error). */
+int setup_spark_home(struct shim *s);
+int setup_conf_and_settings(struct shim *s);
+int setup_java(struct shim *s);
+int setup_connect_args(struct shim *s);
+int check_connect_port_free(struct shim *s);
+int start_engine_jvm(struct shim *s);
+
+/* The poll loop; returns the exit code. */
+int supervise(struct shim *s);
+
+/* Exit paths that cannot go back to the loop (JVM hooks, forced stop):
+ * deregister, tell systemd, remove our files, print one line, _exit. */
+void exit_now(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+void exit_paths_install(struct shim *s);
+/* jvm_launch hooks (see jni/jvm_host.h). */
+void shim_hook_exit(int status);
+void shim_hook_abort(void);
+void shim_hook_oom(void);
+void cleanup_files(void);
+
+#endif

@@ -1,0 +1,3 @@
+package scala.collection.immutable;
+
+public interface Seq<A> extends scala.collection.Seq<A> {}

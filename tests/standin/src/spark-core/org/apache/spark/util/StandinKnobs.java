@@ -1,0 +1,127 @@
+package org.apache.spark.util;
+
+import java.lang.reflect.Field;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.apache.spark.SparkConf;
+import org.apache.spark.internal.StandinLog;
+
+/**
+ * Fault-injection knobs of the stand-in (not part of real Spark). Each knob is a conf key
+ * spark.standin.* (from --conf / spark-defaults / system properties) or the matching
+ * environment variable (dots to underscores, upper case: spark.standin.startup.delay.ms is
+ * SPARK_STANDIN_STARTUP_DELAY_MS). The conf wins over the environment.
+ */
+public final class StandinKnobs {
+  public static final String STARTUP_DELAY_MS = "spark.standin.startup.delay.ms";
+  public static final String STARTUP_FAULT = "spark.standin.startup.fault";
+  public static final String SERVING_FAULT = "spark.standin.serving.fault";
+  public static final String SERVING_FAULT_AFTER_MS = "spark.standin.serving.fault.after.ms";
+  public static final String EXIT_CODE = "spark.standin.fault.exit.code";
+  public static final String BIND_ADDRESS = "spark.standin.bind.address";
+
+  private static final StandinLog LOG = StandinLog.get("StandinKnobs");
+
+  private StandinKnobs() {}
+
+  public static String envName(String key) {
+    return key.replace('.', '_').replace('-', '_').toUpperCase(Locale.ROOT);
+  }
+
+  public static String get(SparkConf conf, String key) {
+    String v = conf != null ? conf.get(key, null) : null;
+    if (v == null) {
+      v = System.getProperty(key);
+    }
+    if (v == null) {
+      v = System.getenv(envName(key));
+    }
+    return v == null || v.trim().isEmpty() ? null : v.trim();
+  }
+
+  public static long getLong(SparkConf conf, String key, long dflt) {
+    String v = get(conf, key);
+    return v == null ? dflt : Long.parseLong(v);
+  }
+
+  /** Startup delay, then the startup fault if one is configured. Runs on the caller's thread. */
+  public static void beforeBind(SparkConf conf) {
+    long delay = getLong(conf, STARTUP_DELAY_MS, 0);
+    if (delay > 0) {
+      LOG.info("standin: delaying startup by " + delay + " ms");
+      sleep(delay);
+    }
+    String fault = get(conf, STARTUP_FAULT);
+    if (fault != null) {
+      inject(conf, fault, "startup");
+    }
+  }
+
+  /** Arms the serving fault, if configured, on a daemon timer thread. */
+  public static void afterBind(SparkConf conf) {
+    String fault = get(conf, SERVING_FAULT);
+    if (fault == null) {
+      return;
+    }
+    long after = getLong(conf, SERVING_FAULT_AFTER_MS, 0);
+    Thread t = new Thread(() -> {
+      sleep(after);
+      inject(conf, fault, "serving");
+    }, "standin-serving-fault");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  private static void inject(SparkConf conf, String fault, String phase) {
+    int code = (int) getLong(conf, EXIT_CODE, 1);
+    LOG.warn("standin: injecting " + phase + " fault '" + fault + "'");
+    switch (fault.toLowerCase(Locale.ROOT)) {
+      case "segv":
+        segv();
+        break;
+      case "oom":
+        oom();
+        break;
+      case "exit":
+        System.exit(code);
+        break;
+      case "halt":
+        Runtime.getRuntime().halt(code);
+        break;
+      case "exception":
+        throw new IllegalStateException("standin: injected " + phase + " failure");
+      default:
+        throw new IllegalArgumentException("standin: unknown fault '" + fault
+            + "' (expected segv, oom, exit, halt or exception)");
+    }
+  }
+
+  /** Writes to address 0 through sun.misc.Unsafe: the JVM dies with SIGSEGV. */
+  public static void segv() {
+    try {
+      Field f = Class.forName("sun.misc.Unsafe").getDeclaredField("theUnsafe");
+      f.setAccessible(true);
+      Object unsafe = f.get(null);
+      unsafe.getClass().getMethod("putAddress", long.class, long.class).invoke(unsafe, 0L, 0L);
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("standin: cannot reach sun.misc.Unsafe", e);
+    }
+  }
+
+  /** Fills the heap until the JVM throws OutOfMemoryError: Java heap space. */
+  public static void oom() {
+    List<long[]> hog = new ArrayList<>();
+    while (true) {
+      hog.add(new long[16 << 20]);
+    }
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

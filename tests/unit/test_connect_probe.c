@@ -1,0 +1,155 @@
+/* connect_probe: alive against a real gRPC server, dead against nothing or
+ * a silent socket within the timeout, no stale state after a restart. */
+#include "tests/unit/ctl_testlib.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shim/connect_probe.h"
+
+static int port_of(const char *addr) { return atoi(strrchr(addr, ':') + 1); }
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A bound socket; listening or not. Returns fd, port in *port. */
+static int tcp_socket(int do_listen, int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	if (do_listen)
+		assert_int_equal(listen(fd, 8), 0);
+	socklen_t sl = sizeof(sa);
+	getsockname(fd, (struct sockaddr *)&sa, &sl);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void dead_when_nothing_listens(void **state)
+{
+	(void)state;
+	int port;
+	int fd = tcp_socket(0, &port);
+	close(fd);
+	long long t0 = now_ms();
+	assert_int_equal(connect_probe("127.0.0.1", port, 1000), 0);
+	assert_true(now_ms() - t0 < 900); /* refused is immediate, not a timeout */
+	assert_int_equal(connect_probe("127.0.0.1", 0, 100), 0);
+	assert_int_equal(connect_probe("127.0.0.1", 70000, 100), 0);
+}
+
+static void dead_when_socket_is_silent(void **state)
+{
+	(void)state;
+	int port;
+	int fd = tcp_socket(1, &port); /* accepts TCP, never speaks HTTP/2 */
+	long long t0 = now_ms();
+	assert_int_equal(connect_probe("127.0.0.1", port, 300), 0);
+	long long dt = now_ms() - t0;
+	assert_true(dt >= 250 && dt < 3000);
+	close(fd);
+}
+
+static void alive_against_grpc_server(void **state)
+{
+	(void)state;
+	tl_server_up(NULL);
+	int port = port_of(tl_addr);
+	assert_int_equal(connect_probe("127.0.0.1", port, 1000), 1);
+	assert_int_equal(connect_probe("127.0.0.1", port, 1000), 1); /* cached channel */
+	assert_int_equal(connect_probe("", port, 1000), 1);	     /* default host */
+	assert_int_equal(connect_probe(NULL, port, 0), 1);	     /* default timeout */
+	assert_int_equal(connect_probe("localhost", port, 1000), 1);
+	tl_server_down();
+}
+
+static void follows_restart(void **state)
+{
+	(void)state;
+	tl_server_up(NULL);
+	char addr[300];
+	snprintf(addr, sizeof(addr), "%s", tl_addr);
+	int port = port_of(addr);
+	assert_int_equal(connect_probe("127.0.0.1", port, 1000), 1);
+	tl_server_down();
+	assert_int_equal(connect_probe("127.0.0.1", port, 500), 0);
+	assert_int_equal(connect_probe("127.0.0.1", port, 500), 0);
+	/* back on the same port: the very next probe must see it */
+	struct ctl_server_opts o = {.bind = addr};
+	char bound[300], err[256];
+	lifecycle_reset();
+	event_log_reset();
+	assert_int_equal(ctl_server_start(&o, bound, sizeof(bound), err, sizeof(err)), 0);
+	assert_int_equal(connect_probe("127.0.0.1", port, 1000), 1);
+	ctl_server_stop();
+}
+
+static int probe_port;
+
+static void *prober(void *arg)
+{
+	(void)arg;
+	long ok = 0;
+	for (int i = 0; i < 20; i++)
+		ok += connect_probe("127.0.0.1", probe_port, 2000);
+	return (void *)ok;
+}
+
+static void concurrent_probes(void **state)
+{
+	(void)state;
+	tl_server_up(NULL);
+	probe_port = port_of(tl_addr);
+	pthread_t t[8];
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, prober, NULL), 0);
+	long total = 0;
+	for (int i = 0; i < 8; i++) {
+		void *v;
+		pthread_join(t[i], &v);
+		total += (long)v;
+	}
+	assert_int_equal(total, 160);
+	tl_server_down();
+}
+
+static void shutdown_then_probe_again(void **state)
+{
+	(void)state;
+	connect_probe_shutdown();
+	connect_probe_shutdown(); /* idempotent */
+	tl_server_up(NULL);
+	assert_int_equal(connect_probe("127.0.0.1", port_of(tl_addr), 1000), 1);
+	tl_server_down();
+	connect_probe_shutdown();
+}
+
+static int down(void **state)
+{
+	(void)state;
+	tl_server_down();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(dead_when_nothing_listens, down),
+		cmocka_unit_test_teardown(dead_when_socket_is_silent, down),
+		cmocka_unit_test_teardown(alive_against_grpc_server, down),
+		cmocka_unit_test_teardown(follows_restart, down),
+		cmocka_unit_test_teardown(concurrent_probes, down),
+		cmocka_unit_test_teardown(shutdown_then_probe_again, down),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	connect_probe_shutdown();
+	return rc;
+}
