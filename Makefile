@@ -14,6 +14,7 @@ WARN     := -std=c11 -Wall -Wextra -Werror
 CPPFLAGS += -D_GNU_SOURCE -DTHREADED -DSPARKSHIM_VERSION='"$(VERSION)"' \
             -I. -I$(BUILD)/proto -I$(JDK_HOME)/include -I$(JDK_HOME)/include/linux
 LDLIBS   += -lgrpc -lgpr -lprotobuf-c -lsystemd -lzookeeper_mt -lpthread -ldl -lm
+PYTEST_ARGS ?= tests/integration
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 PROTOS    := $(wildcard proto/*.proto)
@@ -43,6 +44,7 @@ help:
 	@echo "make standin     build the stand-in Spark home in $(STANDIN)"
 	@echo "make asan        unit tests under AddressSanitizer/UBSan"
 	@echo "make valgrind    unit tests under valgrind"
+	@echo "make fuzz        libFuzzer runs of the control request decoders (FUZZ_SECONDS=60 each)"
 	@echo "make bench       benchmarks; figures go to $(BUILD)/bench/results.txt"
 	@echo "make install     install into \$$(DESTDIR)\$$(PREFIX)"
 
@@ -78,7 +80,7 @@ $(STANDIN)/.built: $(STANDIN_SRCS)
 
 integration: $(BUILD)/sparkshim standin
 	SPARKSHIM_BIN=$(abspath $(BUILD)/sparkshim) SPARKSHIM_STANDIN=$(abspath $(STANDIN)) \
-	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+	  $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: all unit integration
 
@@ -87,6 +89,26 @@ asan:
 
 valgrind:
 	$(MAKE) VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" unit
+
+# libFuzzer harnesses for the control server's request decoders (clang).
+# The services are compiled straight into each harness, instrumented.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+FUZZ_LIB     := shim/health_service.c shim/control_service.c shim/ctl_reply.c shim/event_log.c \
+                shim/ctl_addr.c launcher/lifecycle.c launcher/engine_info.c launcher/events.c \
+                launcher/log.c tests/fuzz/stubs.c
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+	  mkdir -p $(BUILD)/fuzz/corpus-$$n; echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(BUILD)/fuzz/corpus-$$n tests/fuzz/seeds/$$n; done
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(PROTO_C) $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) $(PROTO_C) -lprotobuf-c -lpthread
 
 bench: $(BUILD)/sparkshim standin
 	BUILD=$(BUILD) bench/run.sh

@@ -429,14 +429,16 @@ static int create_vm(JNIEnv **env)
 		events_post(EV_JVM_CREATE_FAILED, 0, "out of memory");
 		return -1;
 	}
+	/* Hooks first: HotSpot reads options in order, and an error in a later
+	 * option is only printed through the vfprintf hook if it is set. */
+	opts[0].optionString = "vfprintf";
+	opts[0].extraInfo = (void *)(uintptr_t)hook_vfprintf;
+	opts[1].optionString = "exit";
+	opts[1].extraInfo = (void *)(uintptr_t)hook_exit;
+	opts[2].optionString = "abort";
+	opts[2].extraInfo = (void *)(uintptr_t)hook_abort;
 	for (size_t i = 0; i < n; i++)
-		opts[i].optionString = H.options.v[i];
-	opts[n].optionString = "exit";
-	opts[n].extraInfo = (void *)(uintptr_t)hook_exit;
-	opts[n + 1].optionString = "abort";
-	opts[n + 1].extraInfo = (void *)(uintptr_t)hook_abort;
-	opts[n + 2].optionString = "vfprintf";
-	opts[n + 2].extraInfo = (void *)(uintptr_t)hook_vfprintf;
+		opts[3 + i].optionString = H.options.v[i];
 	JavaVMInitArgs args = {
 		.version = JNI_VERSION_1_8,
 		.nOptions = (jint)(n + 3),

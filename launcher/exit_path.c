@@ -55,11 +55,19 @@ void shim_hook_exit(int status)
 	char exc[700];
 	output_tap_stop(1000);
 	output_tap_last_exception(exc, sizeof(exc));
-	if (S && S->stopping)
-		exit_now(S->exit_code, "stopped (JVM exited with status %d)", status);
+	if (S && S->stopping) {
+		if (S->exit_code)
+			exit_now(S->exit_code, "%s", S->stop_reason);
+		exit_now(0, "stopped cleanly (JVM exited with status %d)", status);
+	}
 	if (lifecycle_state() == ST_STARTING) {
 		if (strstr(exc, "BindException") || strstr(exc, "Failed to bind"))
 			exit_now(EXIT_PORT_IN_USE, "Spark Connect could not bind its port: %s", exc);
+		/* SparkSubmit's "Error: Failed to load class ..." exit status. */
+		if (status == 101)
+			exit_now(EXIT_SPARK_START,
+				 "Spark failed to start: SparkSubmit could not load the main class (exit 101)%s%s; Spark 3.5 needs the connect jar: --packages org.apache.spark:spark-connect_<scala>:<version> or --jars <spark-connect jar>",
+				 exc[0] ? ": " : "", exc);
 		if (strstr(exc, "OutOfMemoryError"))
 			exit_now(EXIT_JVM_OOM, "the JVM ran out of memory while Spark started: %s", exc);
 		exit_now(EXIT_SPARK_START, "Spark failed to start: System.exit(%d)%s%s", status,

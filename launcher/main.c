@@ -136,5 +136,5 @@ int main(int argc, char **argv)
 	cleanup_files();
 	if (rc == 0)
 		exit_now(0, "stopped cleanly");
-	exit_now(rc, "engine stopped with exit code %d", rc);
+	exit_now(rc, "%s", S.stop_reason[0] ? S.stop_reason : "engine stopped");
 }

@@ -28,6 +28,7 @@ struct shim {
 	int jvm_gone;
 	int stopping;                 /* a stop has begun; exit_code is final */
 	int exit_code;
+	char stop_reason[1200];       /* why we stop; the final error line when exit_code != 0 */
 	int spark_stop_sent;
 	int connect_port;
 	int ready_announced;

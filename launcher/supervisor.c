@@ -42,6 +42,7 @@ static void begin_stop(struct shim *s, int code, int64_t grace_ms, const char *w
 		return;
 	s->stopping = 1;
 	s->exit_code = code;
+	snprintf(s->stop_reason, sizeof(s->stop_reason), "%s", why);
 	if (grace_ms <= 0)
 		grace_ms = s->settings.stop_timeout_ms;
 	s->stop_deadline_ms = monotonic_ms() + grace_ms;
@@ -65,8 +66,7 @@ static void fail(struct shim *s, int code, const char *fmt, const char *detail)
 	snprintf(msg, sizeof(msg), fmt, detail);
 	if (!s->jvm_created || s->jvm_gone)
 		exit_now(code, "%s", msg);
-	/* The JVM is up: stop it properly, then report. */
-	die_msg("%s", msg);
+	/* The JVM is up: stop it properly; the reason is the final error line. */
 	begin_stop(s, code, 0, msg);
 }
 

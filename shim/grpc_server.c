@@ -1,4 +1,4 @@
-/* gRPC C core server for the control endpoint: binding, the CQ thread, call
+/* gRPC C core server for the control endpoint: binding, the CQ threads, call
  * dispatch to the method tables of ctl_service.h, Watch/Events stream
  * pumping and graceful shutdown.
  *
@@ -15,9 +15,9 @@
  *
  * Locking: srv.mu guards the stream list, every stream's send state and
  * the worker count. Batches on a stream are started only under srv.mu
- * (from the CQ thread, the notifier or ctl_server_stop), which is how gRPC
+ * (from a CQ thread, the notifier or ctl_server_stop), which is how gRPC
  * wants concurrent start_batch calls on one call serialized. Unary calls
- * are touched by one thread at a time (CQ thread, or the worker it hands
+ * are touched by one thread at a time (a CQ thread, or the worker it hands
  * the call to) and need no lock. */
 #include "shim/grpc_server.h"
 
@@ -88,7 +88,8 @@ static struct {
 	int running;
 	grpc_server *server;
 	grpc_completion_queue *cq;
-	pthread_t cq_thread, notifier;
+	pthread_t cq_threads[CTL_CQ_THREADS], notifier;
+	int n_cq_threads;
 	const struct ctl_method *methods[MAX_METHODS];
 	void *rm[MAX_METHODS];
 	size_t n_methods;
@@ -564,15 +565,22 @@ static void set_control_endpoint(struct engine_info *info, void *arg)
 	snprintf(info->control_endpoint, sizeof(info->control_endpoint), "%s", (const char *)arg);
 }
 
+static void join_cq_threads(void)
+{
+	for (int i = 0; i < srv.n_cq_threads; i++)
+		pthread_join(srv.cq_threads[i], NULL);
+	srv.n_cq_threads = 0;
+}
+
 /* Undo a partial start: the server was created but never started, so no
  * call exists and cq_shutdown may follow server_destroy directly. */
-static void abort_start(int cq_thread_running)
+static void abort_start(void)
 {
 	if (srv.server)
 		grpc_server_destroy(srv.server);
 	grpc_completion_queue_shutdown(srv.cq);
-	if (cq_thread_running) {
-		pthread_join(srv.cq_thread, NULL);
+	if (srv.n_cq_threads) {
+		join_cq_threads();
 	} else {
 		while (grpc_completion_queue_next(srv.cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL)
 			       .type != GRPC_QUEUE_SHUTDOWN) {
@@ -657,7 +665,7 @@ int ctl_server_start(const struct ctl_server_opts *o, char *bound, size_t boundl
 	if ((have_token && !srv.token) || add_methods(health_methods, n_health_methods) < 0 ||
 	    add_methods(control_methods, n_control_methods) < 0) {
 		snprintf(err, errlen, "control: cannot register methods");
-		abort_start(0);
+		abort_start();
 		errno = ENOMEM;
 		return -1;
 	}
@@ -671,21 +679,25 @@ int ctl_server_start(const struct ctl_server_opts *o, char *bound, size_t boundl
 				 strerror(e));
 		else
 			snprintf(err, errlen, "cannot listen on control address %s", o->bind);
-		abort_start(0);
+		abort_start();
 		errno = e > 0 ? e : EINVAL;
 		return -1;
 	}
 	/* Threads first, server second: a thread that cannot start then leaves
 	 * nothing but an unstarted server to undo. */
-	if (spawn(&srv.cq_thread, cq_main, NULL, 0) < 0) {
-		snprintf(err, errlen, "control: cannot start the completion queue thread");
-		abort_start(0);
-		errno = EAGAIN;
-		return -1;
+	srv.n_cq_threads = 0;
+	for (int i = 0; i < CTL_CQ_THREADS; i++) {
+		if (spawn(&srv.cq_threads[i], cq_main, NULL, 0) < 0) {
+			snprintf(err, errlen, "control: cannot start a completion queue thread");
+			abort_start();
+			errno = EAGAIN;
+			return -1;
+		}
+		srv.n_cq_threads++;
 	}
 	if (spawn(&srv.notifier, notifier_main, NULL, 0) < 0) {
 		snprintf(err, errlen, "control: cannot start the notifier thread");
-		abort_start(1);
+		abort_start();
 		errno = EAGAIN;
 		return -1;
 	}
@@ -766,7 +778,7 @@ void ctl_server_stop(void)
 	wait_until(no_workers, -1);
 	grpc_server_destroy(srv.server);
 	grpc_completion_queue_shutdown(srv.cq);
-	pthread_join(srv.cq_thread, NULL);
+	join_cq_threads();
 	grpc_completion_queue_destroy(srv.cq);
 	free(srv.token);
 	srv.server = NULL;

@@ -2,7 +2,8 @@
  * drained by a dedicated thread) hosting grpc.health.v1.Health and
  * sparkshim.v1.Control next to Spark's connect port. One per process.
  *
- * Threads it owns: the CQ thread (all call dispatch, never blocks), the
+ * Threads it owns: CTL_CQ_THREADS CQ threads (all call dispatch, never
+ * block; two so that a burst of probes can use both cores), the
  * stream notifier (wakes on lifecycle_wait_change and pushes Watch/Events
  * updates), and short-lived workers for calls that wait on the JVM
  * (SetLogLevel, capped). All are created with the termination signals
@@ -23,6 +24,9 @@ struct ctl_server_opts {
 #define CTL_MAX_STREAMS 128       /* open Watch + Events streams; more -> RESOURCE_EXHAUSTED */
 #define CTL_MAX_WORKERS 4         /* concurrent blocking calls (SetLogLevel) */
 #define CTL_STOP_GRACE_MS 2000    /* ctl_server_stop: cancel calls still open after this */
+#ifndef CTL_CQ_THREADS
+#define CTL_CQ_THREADS 2          /* threads draining the completion queue */
+#endif
 
 /* Start the server and its threads. `bound` gets the address actually bound
  * ("host:port" with port 0 resolved, or "unix:/path"); it is also stored in

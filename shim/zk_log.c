@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
+#include <stdint.h>
+#include <time.h>
 #include <zookeeper/zookeeper.h>
 
 int zk_log_parse(const char *line, enum log_level *lvl, const char **msg, size_t *msglen)
@@ -37,6 +39,25 @@ int zk_log_parse(const char *line, enum log_level *lvl, const char **msg, size_t
 	return -1;
 }
 
+/* While ZooKeeper is unreachable the client retries every few
+ * milliseconds and logs each failure: identical messages within
+ * REPEAT_WINDOW_MS are counted instead of printed, and the count is
+ * reported with the next different message (or the next window). */
+#define REPEAT_WINDOW_MS 10000
+static pthread_mutex_t repeat_mu = PTHREAD_MUTEX_INITIALIZER;
+static char last_msg[256];
+static size_t last_len;
+static enum log_level last_lvl;
+static long suppressed;
+static int64_t last_emit_ms;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void zk_log_forward(const char *line)
 {
 	enum log_level lvl;
@@ -49,6 +70,25 @@ void zk_log_forward(const char *line)
 	}
 	if (n == 0)
 		return;
+	size_t key = n < sizeof(last_msg) ? n : sizeof(last_msg);
+	int64_t now = now_ms();
+	pthread_mutex_lock(&repeat_mu);
+	if (key == last_len && memcmp(last_msg, msg, key) == 0 &&
+	    now - last_emit_ms < REPEAT_WINDOW_MS) {
+		suppressed++;
+		pthread_mutex_unlock(&repeat_mu);
+		return;
+	}
+	long repeats = suppressed;
+	enum log_level prev_lvl = last_lvl;
+	suppressed = 0;
+	memcpy(last_msg, msg, key);
+	last_len = key;
+	last_lvl = lvl;
+	last_emit_ms = now;
+	pthread_mutex_unlock(&repeat_mu);
+	if (repeats)
+		log_msg(prev_lvl, "zookeeper: (previous message repeated %ld more times)", repeats);
 	log_msg(lvl, "zookeeper: %.*s", (int)n, msg);
 }
 

@@ -148,12 +148,12 @@ class Engine:
             raise AssertionError("engine still running after %ss:\n%s"
                                  % (timeout, self.stderr()[-3000:]))
 
-    def signal(self, sig):
+    def send(self, sig):
         if self.proc.poll() is None:
             os.kill(self.pid, sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=60):
-        self.signal(sig)
+        self.send(sig)
         return self.wait_exit(timeout)
 
     def alive(self):

@@ -95,10 +95,10 @@ def test_no_java(engines, tmp_path):
 
 
 def test_jvm_creation_failure(engines):
-    e = engines(loopback_args(extra=["--conf", "spark.driver.extraJavaOptions=-XX:+NoSuchVmFlag"]))
+    e = engines(loopback_args(extra=["--conf", "spark.driver.extraJavaOptions=-Xms1zz"]))
     assert e.wait_exit(60) == EXIT_JVM_CREATE
     line = error_line(e)
-    assert "cannot create the JVM" in line and "NoSuchVmFlag" in line, line
+    assert "cannot create the JVM" in line and "1zz" in line, line
 
 
 def test_spark_start_exception(engines):
@@ -150,7 +150,7 @@ def test_spark35_needs_connect_jar(engines):
     e = engines(loopback_args(), spark_home=STANDIN_35)
     assert e.wait_exit(60) == EXIT_SPARK_START
     line = error_line(e)
-    assert "ClassNotFoundException" in line and "--packages" in line, line
+    assert "could not load the main class" in line and "--packages" in line, line
     jar = [j for j in os.listdir(CONNECT_JARS) if j.startswith("spark-connect_2.12")][0]
     e = engines(loopback_args(extra=["--jars", os.path.join(CONNECT_JARS, jar)]),
                 spark_home=STANDIN_35)

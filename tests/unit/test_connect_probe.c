@@ -40,8 +40,9 @@ static void dead_when_nothing_listens(void **state)
 	int fd = tcp_socket(0, &port);
 	close(fd);
 	long long t0 = now_ms();
-	assert_int_equal(connect_probe("127.0.0.1", port, 1000), 0);
-	assert_true(now_ms() - t0 < 900); /* refused is immediate, not a timeout */
+	assert_int_equal(connect_probe("127.0.0.1", port, 8000), 0);
+	/* refused is reported at once, not after the timeout (slack: valgrind) */
+	assert_true(now_ms() - t0 < 4000);
 	assert_int_equal(connect_probe("127.0.0.1", 0, 100), 0);
 	assert_int_equal(connect_probe("127.0.0.1", 70000, 100), 0);
 }

@@ -2,6 +2,7 @@
 # Sourced by spark-class: sets SPARK_CONF_DIR and loads conf/spark-env.sh once (exporting
 # every variable it sets), and pins the Scala binary version of this distribution.
 if [ -z "${SPARK_HOME}" ]; then
+  # shellcheck disable=SC1091
   source "$(dirname "$0")"/find-spark-home
 fi
 
