@@ -93,7 +93,7 @@ static void set_app(struct engine_info *e, void *arg)
 		snprintf(e->spark_version, sizeof(e->spark_version), "%s", a->spark_version);
 }
 
-/* Phase 1: ask Spark for its bound port, backing off 50 ms .. 500 ms. */
+/* Phase 1: ask Spark for its bound port, backing off 50 ms .. 200 ms. */
 static int discover_port(void)
 {
 	int64_t backoff = 50;
@@ -104,7 +104,7 @@ static int discover_port(void)
 			events_post(EV_CONNECT_PORT, port, NULL);
 			return port;
 		}
-		if (backoff < 500)
+		if (backoff < 200)
 			backoff *= 2;
 	}
 	return 0;

@@ -126,14 +126,11 @@ int main(int argc, char **argv)
 
 	rc = supervise(&S);
 
-	/* The JVM is gone: tear down in reverse order. */
-	lifecycle_fire(rc == 0 ? TR_STOPPED : TR_FAIL, "JVM exited");
-	registry_deregister();
+	/* The JVM is gone: tear down in reverse order (exit_now deregisters,
+	 * tells systemd and removes our files). */
 	registry_close();
 	ctl_server_stop();
 	connect_probe_shutdown();
-	sdn_stopping(rc == 0 ? "stopped" : "failed");
-	cleanup_files();
 	if (rc == 0)
 		exit_now(0, "stopped cleanly");
 	exit_now(rc, "%s", S.stop_reason[0] ? S.stop_reason : "engine stopped");

@@ -327,34 +327,39 @@ static void on_event(struct shim *s, const struct shim_event *ev)
 
 static void check_idle(struct shim *s, int64_t now)
 {
-	if (now - last_idle_check_ms < s->settings.check_interval_ms &&
-	    lifecycle_state() != ST_DRAINING)
+	enum shim_state st = lifecycle_state();
+	if (now - last_idle_check_ms < s->settings.check_interval_ms && st != ST_DRAINING)
 		return;
 	last_idle_check_ms = now;
 	struct engine_info e;
 	engine_info_get(&e);
-	enum shim_state st = lifecycle_state();
-	int64_t wall = epoch_ms();
 	/* Never stop while an operation runs; unknown activity counts as busy. */
 	if (e.active_operations != 0)
 		return;
-	if (st == ST_DRAINING) {
-		begin_stop(s, EXIT_CLEAN, 0, "drained: no operation running");
-		return;
-	}
+	int64_t wall = epoch_ms();
 	int64_t last = e.last_activity_epoch_ms > s->ready_epoch_ms ? e.last_activity_epoch_ms
 								     : s->ready_epoch_ms;
-	if (s->settings.idle_timeout_ms > 0 && wall - last >= s->settings.idle_timeout_ms) {
-		char why[128];
+	int idle = s->settings.idle_timeout_ms > 0 && wall - last >= s->settings.idle_timeout_ms;
+	char why[160];
+	if (st == ST_DRAINING)
+		snprintf(why, sizeof(why), "drained: no operation running");
+	else if (idle)
 		snprintf(why, sizeof(why), "idle for %lld ms (idle timeout %lld ms)",
 			 (long long)(wall - last), (long long)s->settings.idle_timeout_ms);
-		begin_stop(s, EXIT_CLEAN, 0, why);
+	else if (s->settings.max_lifetime_ms > 0 &&
+		 wall - e.start_epoch_ms >= s->settings.max_lifetime_ms)
+		snprintf(why, sizeof(why), "max lifetime reached and no operation running");
+	else
 		return;
-	}
-	if (s->settings.max_lifetime_ms > 0 &&
-	    wall - e.start_epoch_ms >= s->settings.max_lifetime_ms) {
-		begin_stop(s, EXIT_CLEAN, 0, "max lifetime reached and no operation running");
-	}
+	/* The figures above may be seconds old: ask Spark once more before
+	 * stopping, and count no answer as busy. */
+	struct jvm_activity a;
+	if (jvm_query_activity(&a, 1000) < 0 || a.active_operations != 0)
+		return;
+	if (idle && st == ST_READY && a.last_activity_epoch_ms > last &&
+	    wall - a.last_activity_epoch_ms < s->settings.idle_timeout_ms)
+		return;
+	begin_stop(s, EXIT_CLEAN, 0, why);
 }
 
 static void check_max_lifetime_drain(struct shim *s)
@@ -400,8 +405,11 @@ static void check_deadlines(struct shim *s)
 	uint64_t wd = sdn_watchdog_usec();
 	if (wd && now - last_watchdog_ms >= (int64_t)(wd / 2000)) {
 		int64_t fresh = 2 * s->settings.probe_interval_ms + 2000;
+		struct engine_info e;
+		engine_info_get(&e);
 		int healthy = st == ST_STARTING || st == ST_STOPPING ||
-			      (probe_last_alive_ms() && now - probe_last_alive_ms() <= fresh);
+			      (e.connect_alive && probe_last_alive_ms() &&
+			       now - probe_last_alive_ms() <= fresh);
 		if (healthy) {
 			sdn_watchdog();
 			last_watchdog_ms = now;
@@ -432,7 +440,9 @@ int supervise(struct shim *s)
 			begin_stop(s, EXIT_CLEAN, 0, "parent already gone (--exit-with-parent)");
 	}
 	struct probe_cfg pc = {.interval_ms = s->settings.probe_interval_ms,
-			       .activity_interval_ms = 5000};
+			       .activity_interval_ms = s->settings.check_interval_ms < 5000
+							       ? s->settings.check_interval_ms
+							       : 5000};
 	snprintf(pc.host, sizeof(pc.host), "%s", s->probe_host);
 	if (probe_start(&pc) < 0)
 		fail(s, EXIT_INTERNAL, "%s", "cannot start the probe thread");

@@ -61,10 +61,13 @@ static struct {
 	int64_t disconnected_since; /* monotonic ms; 0 = connected */
 
 	char *node;           /* our node's path, NULL when we have none */
+	char *stale_node;     /* the node of a session we gave up: removed after re-registering */
 	uintptr_t node_gen;   /* node watcher context */
 	int want_node;        /* registered and not deleted/deregistered */
 
 	int ev_deleted, ev_expired, ev_rearm; /* recorded by watchers */
+	int delete_unverified; /* a NodeDeleted we could not confirm yet */
+	int64_t verify_at;     /* when to (re)check an ev_deleted */
 	int64_t rearm_at;
 	int reregister_pending;
 	int64_t retry_at;
@@ -145,6 +148,11 @@ static void session_watcher(zhandle_t *zh, int type, int state, const char *path
 		if (state == ZOO_CONNECTED_STATE) {
 			R.disconnected_since = 0;
 			R.session_ms = zoo_recv_timeout(zh);
+			if (R.delete_unverified) {
+				R.delete_unverified = 0;
+				R.ev_deleted = 1; /* same session back: ask again */
+				R.verify_at = 0;
+			}
 		} else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
 			R.ev_expired = 1;
 		} else if (!R.disconnected_since) {
@@ -177,6 +185,7 @@ static void node_watcher(zhandle_t *zh, int type, int state, const char *path, v
 	if (R.node && (uintptr_t)ctx == R.node_gen) {
 		if (type == ZOO_DELETED_EVENT) {
 			R.ev_deleted = 1;
+			R.verify_at = 0;
 		} else {
 			/* A watch fires once; keep watching (data change etc.). */
 			R.ev_rearm = 1;
@@ -404,8 +413,10 @@ static int do_register(int64_t deadline, char *err, size_t errlen)
 
 	int rc = zkop_exists(zh, path, node_watcher, (void *)node_gen, NULL, deadline, &aborting);
 	pthread_mutex_lock(&mu);
-	if (rc == ZNONODE)
+	if (rc == ZNONODE) {
 		R.ev_deleted = 1; /* gone already: report it like any deletion */
+		R.verify_at = 0;
+	}
 	else if (rc != ZOK) {
 		R.ev_rearm = 1; /* the monitor keeps trying to watch it */
 		R.rearm_at = zkop_now_ms() + 1000;
@@ -436,14 +447,52 @@ static void on_deleted_locked(void)
 	pthread_mutex_lock(&mu);
 }
 
+/* A NodeDeleted also arrives when our own session expired: the server
+ * deletes the session's ephemeral node and tells the (frozen, partitioned)
+ * client before closing its connection. Only a server that still answers
+ * on our session proves someone else deleted the node: ask it. ZNONODE on a
+ * live session = deleted by another client; no answer = wait for the
+ * session's fate (reconnect: ask again; expiry: on_expired_locked). */
+static void verify_deleted_locked(void)
+{
+	if (R.stopping || !R.node || !R.zh)
+		return;
+	char *path = strdup(R.node);
+	uintptr_t gen = R.node_gen;
+	zhandle_t *zh = R.zh; /* only this thread closes handles */
+	pthread_mutex_unlock(&mu);
+	int rc = path ? zkop_exists(zh, path, node_watcher, (void *)gen, NULL,
+				    zkop_now_ms() + R.cfg.connect_timeout_ms, &aborting)
+		      : ZSYSTEMERROR;
+	free(path);
+	pthread_mutex_lock(&mu);
+	if (gen != R.node_gen || R.stopping)
+		return;
+	if (rc == ZNONODE)
+		on_deleted_locked();
+	else if (rc == ZCONNECTIONLOSS || rc == ZSESSIONEXPIRED || rc == ZINVALIDSTATE ||
+		 R.zstate != ZOO_CONNECTED_STATE)
+		R.delete_unverified = 1; /* the session watcher re-triggers or expiry decides */
+	else if (rc != ZOK) {
+		R.ev_deleted = 1; /* other error on a live session: ask again shortly */
+		R.verify_at = zkop_now_ms() + 1000;
+	}
+}
+
 static int may_recreate(void)
 {
 	enum shim_state st = lifecycle_state();
 	return R.want_node && !R.stopping && !R.quit && (st == ST_READY || st == ST_STARTING);
 }
 
-static void on_expired_locked(void)
+/* The session is over: expired (the server said so) or given up (no
+ * connection for a whole session timeout: whatever the server thinks, it
+ * expires the session now or soon, and a client that saw a newer zxid than
+ * a rebuilt ensemble is refused forever; Curator starts a new session here
+ * too). Re-create the node under a new session if the engine still serves. */
+static void on_expired_locked(const char *why)
 {
+	R.delete_unverified = 0; /* the expiry explains the NodeDeleted */
 	char *gone = R.node;
 	R.node = NULL;
 	int again = may_recreate();
@@ -451,12 +500,50 @@ static void on_expired_locked(void)
 		R.reregister_pending = 1;
 		R.retry_at = 0;
 	}
+	/* If the server still has it, the old node must not linger next to
+	 * the new one: remember it for removal once we are back. */
+	if (gone && again) {
+		free(R.stale_node);
+		R.stale_node = gone;
+	}
 	pthread_mutex_unlock(&mu);
-	log_warn("ZooKeeper session expired%s%s%s", gone ? "; znode " : "", gone ? gone : "",
-		 gone ? " is gone with it" : "");
-	free(gone);
+	log_warn("%s%s%s", why, gone ? "; znode " : "", gone ? gone : "");
+	if (!again)
+		free(gone);
 	drop_handle();
 	publish(again ? REG_PENDING : REG_DEREGISTERED, "");
+	pthread_mutex_lock(&mu);
+}
+
+static int64_t session_limit_ms(void)
+{
+	return R.session_ms > 0 ? R.session_ms : R.cfg.session_timeout_ms;
+}
+
+/* After re-registering: remove the previous session's node if the server
+ * kept it (same ACL identity, so we may). */
+static void remove_stale_locked(void)
+{
+	char *stale = R.stale_node;
+	R.stale_node = NULL;
+	/* A rebuilt ensemble restarts the sequence: the new node may have the
+	 * old name. */
+	if (!stale || (R.node && strcmp(stale, R.node) == 0)) {
+		free(stale);
+		return;
+	}
+	pthread_mutex_unlock(&mu);
+	zhandle_t *zh = borrow();
+	int rc = zh ? zkop_delete(zh, stale, zkop_now_ms() + R.cfg.deregister_timeout_ms, &aborting)
+		    : ZINVALIDSTATE;
+	if (zh)
+		give_back();
+	if (rc == ZOK)
+		log_info("removed the previous session's znode %s", stale);
+	else if (rc != ZNONODE)
+		log_warn("could not remove the previous session's znode %s: %s", stale,
+			 zerror(rc));
+	free(stale);
 	pthread_mutex_lock(&mu);
 }
 
@@ -465,10 +552,19 @@ static void reregister_locked(void)
 	R.reregister_pending = 0;
 	if (!may_recreate())
 		return;
+	/* Never try past the point where we give up (check_lost_locked). */
+	int64_t t0 = zkop_now_ms();
+	int64_t deadline = t0 + R.cfg.connect_timeout_ms;
+	if (R.disconnected_since) {
+		int64_t lost_at = R.disconnected_since + reg_lost_budget_ms(&R.cfg, R.session_ms);
+		if (lost_at <= t0)
+			return;
+		if (lost_at < deadline)
+			deadline = lost_at;
+	}
 	pthread_mutex_unlock(&mu);
 	char err[512];
-	int64_t t0 = zkop_now_ms();
-	int rc = do_register(t0 + R.cfg.connect_timeout_ms, err, sizeof(err));
+	int rc = do_register(deadline, err, sizeof(err));
 	if (rc < 0)
 		drop_handle();
 	int64_t ms = zkop_now_ms() - t0;
@@ -476,6 +572,7 @@ static void reregister_locked(void)
 	if (rc == 0) {
 		log_info("re-registered with a new ZooKeeper session as %s (%lld ms)",
 			 R.node ? R.node : "(deregistered meanwhile)", (long long)ms);
+		remove_stale_locked();
 		return;
 	}
 	if (may_recreate()) {
@@ -504,6 +601,7 @@ static void rearm_locked(void)
 		return;
 	if (rc == ZNONODE) {
 		R.ev_deleted = 1;
+		R.verify_at = 0;
 	} else if (rc != ZOK) {
 		R.ev_rearm = 1;
 		R.rearm_at = zkop_now_ms() + 1000;
@@ -534,14 +632,20 @@ static void *monitor_main(void *arg)
 	pthread_mutex_lock(&mu);
 	while (!R.quit) {
 		int64_t now = zkop_now_ms();
-		if (R.ev_deleted) {
+		if (R.ev_deleted && now >= R.verify_at) {
 			R.ev_deleted = 0;
-			on_deleted_locked();
+			verify_deleted_locked();
 			continue;
 		}
 		if (R.ev_expired) {
 			R.ev_expired = 0;
-			on_expired_locked();
+			on_expired_locked("ZooKeeper session expired");
+			continue;
+		}
+		if (R.zh && R.disconnected_since &&
+		    now - R.disconnected_since >= session_limit_ms()) {
+			on_expired_locked("no ZooKeeper connection for a whole session timeout: "
+					  "giving the session up and starting a new one");
 			continue;
 		}
 		if (R.ev_rearm && now >= R.rearm_at) {
@@ -557,6 +661,10 @@ static void *monitor_main(void *arg)
 		int64_t wake = now + 1000;
 		if (R.ev_rearm && R.rearm_at < wake)
 			wake = R.rearm_at;
+		if (R.ev_deleted && R.verify_at < wake)
+			wake = R.verify_at;
+		if (R.zh && R.disconnected_since && R.disconnected_since + session_limit_ms() < wake)
+			wake = R.disconnected_since + session_limit_ms();
 		if (R.reregister_pending && R.retry_at < wake)
 			wake = R.retry_at;
 		if (R.disconnected_since && !R.lost_posted) {
@@ -704,7 +812,7 @@ int registry_register(const struct reg_endpoint *ep, char *err, size_t errlen)
 	R.prefix = prefix;
 	znode_build_data(ep->host, ep->port, R.data, sizeof(R.data));
 	R.stopping = R.quit = R.lost_posted = R.reregister_pending = 0;
-	R.ev_deleted = R.ev_expired = R.ev_rearm = 0;
+	R.ev_deleted = R.ev_expired = R.ev_rearm = R.delete_unverified = 0;
 	R.disconnected_since = 0;
 	R.want_node = 1;
 	atomic_store(&aborting, 0);
@@ -847,6 +955,8 @@ void registry_close(void)
 	R.prefix = NULL;
 	free(R.node);
 	R.node = NULL;
+	free(R.stale_node);
+	R.stale_node = NULL;
 	R.configured = 0;
 	R.stopping = 0;
 	pthread_mutex_unlock(&mu);

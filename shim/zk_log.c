@@ -39,17 +39,26 @@ int zk_log_parse(const char *line, enum log_level *lvl, const char **msg, size_t
 	return -1;
 }
 
-/* While ZooKeeper is unreachable the client retries every few
- * milliseconds and logs each failure: identical messages within
- * REPEAT_WINDOW_MS are counted instead of printed, and the count is
- * reported with the next different message (or the next window). */
+/* While ZooKeeper is unreachable the client retries every few milliseconds
+ * and logs two or three lines per attempt: a message already printed within
+ * REPEAT_WINDOW_MS is counted instead, and the count is printed with the
+ * message's next appearance after the window (or when its slot is reused). */
 #define REPEAT_WINDOW_MS 10000
+#define REPEAT_SLOTS 8
+#define REPEAT_KEY 200
+
+struct repeat_slot {
+	char text[REPEAT_KEY];
+	size_t len;          /* 0 = free */
+	enum log_level lvl;
+	int64_t emitted_ms;  /* last time it was printed */
+	uint64_t order;      /* print order, for evicting the least recent */
+	long suppressed;
+};
+
 static pthread_mutex_t repeat_mu = PTHREAD_MUTEX_INITIALIZER;
-static char last_msg[256];
-static size_t last_len;
-static enum log_level last_lvl;
-static long suppressed;
-static int64_t last_emit_ms;
+static struct repeat_slot slots[REPEAT_SLOTS];
+static uint64_t print_count;
 
 static int64_t now_ms(void)
 {
@@ -70,26 +79,53 @@ void zk_log_forward(const char *line)
 	}
 	if (n == 0)
 		return;
-	size_t key = n < sizeof(last_msg) ? n : sizeof(last_msg);
+	size_t key = n < REPEAT_KEY ? n : REPEAT_KEY;
 	int64_t now = now_ms();
+	/* What to print besides the message, decided under the lock. */
+	char evicted[REPEAT_KEY + 1] = "";
+	long evicted_count = 0, repeats = 0;
+	enum log_level evicted_lvl = LOG_WARN;
+
 	pthread_mutex_lock(&repeat_mu);
-	if (key == last_len && memcmp(last_msg, msg, key) == 0 &&
-	    now - last_emit_ms < REPEAT_WINDOW_MS) {
-		suppressed++;
+	struct repeat_slot *hit = NULL, *oldest = &slots[0];
+	for (int i = 0; i < REPEAT_SLOTS; i++) {
+		struct repeat_slot *sl = &slots[i];
+		if (sl->len == key && memcmp(sl->text, msg, key) == 0)
+			hit = sl;
+		if (sl->len == 0 || (oldest->len != 0 && sl->order < oldest->order))
+			oldest = sl;
+	}
+	if (hit && now - hit->emitted_ms < REPEAT_WINDOW_MS) {
+		hit->suppressed++;
 		pthread_mutex_unlock(&repeat_mu);
 		return;
 	}
-	long repeats = suppressed;
-	enum log_level prev_lvl = last_lvl;
-	suppressed = 0;
-	memcpy(last_msg, msg, key);
-	last_len = key;
-	last_lvl = lvl;
-	last_emit_ms = now;
+	if (hit) {
+		repeats = hit->suppressed;
+	} else {
+		hit = oldest;
+		if (hit->len && hit->suppressed) {
+			memcpy(evicted, hit->text, hit->len);
+			evicted[hit->len] = '\0';
+			evicted_count = hit->suppressed;
+			evicted_lvl = hit->lvl;
+		}
+		memcpy(hit->text, msg, key);
+		hit->len = key;
+	}
+	hit->lvl = lvl;
+	hit->emitted_ms = now;
+	hit->order = ++print_count;
+	hit->suppressed = 0;
 	pthread_mutex_unlock(&repeat_mu);
+
+	if (evicted_count)
+		log_msg(evicted_lvl, "zookeeper: (%ld more times: %s)", evicted_count, evicted);
 	if (repeats)
-		log_msg(prev_lvl, "zookeeper: (previous message repeated %ld more times)", repeats);
-	log_msg(lvl, "zookeeper: %.*s", (int)n, msg);
+		log_msg(lvl, "zookeeper: %.*s (and %ld more times in the last %d s)", (int)n, msg,
+			repeats, REPEAT_WINDOW_MS / 1000);
+	else
+		log_msg(lvl, "zookeeper: %.*s", (int)n, msg);
 }
 
 void zk_log_callback(const char *line) { zk_log_forward(line); }

@@ -8,15 +8,14 @@ Run:  SPARKSHIM_STANDIN=$PWD/build/spark-home /usr/bin/python3 -m pytest -q test
 """
 
 import os
-import queue
 import re
 import resource
 import signal
 import socket
 import subprocess
-import threading
 import time
 import uuid
+import zlib
 import zipfile
 
 import grpc
@@ -266,6 +265,9 @@ def test_launcher_usage_errors():
     out, err = launcher(HOME, "--driver-java-options", "-Xmx4g", "--class", "a.B", "app.jar")
     assert "Not allowed to specify max heap(Xmx) memory settings" in err
     assert parse_launcher(out)[-1] == "--usage-error"
+    out, err = launcher(HOME, "--class", "a.B")
+    assert "Error: Missing application resource." in err
+    assert parse_launcher(out)[-1] == "--usage-error"
 
 
 def test_spark_submit_usage_and_version(spawn):
@@ -443,7 +445,7 @@ def test_add_artifacts(server40):
         assert got == [("jars/a.jar", True), ("jars/big.jar", True), ("classes/C.class", False)]
         assert c.artifact_status(["jars/big.jar", "jars/nope.jar"]) == {
             "jars/big.jar": True, "jars/nope.jar": False}
-        import zlib
+
         assert c.config_get(["standin.artifact.jars/big.jar"]) == {
             "standin.artifact.jars/big.jar": "%d:%x" % (len(big), zlib.crc32(big))}
 
@@ -472,9 +474,10 @@ def test_auth_token_conf_and_max_inbound(spawn):
     with client(s, token="t0k") as c:
         c.config_set({"small": "x"})
         err = rpc_error(c.config_set, {"big": "x" * 8192})
-        # Newer grpc-java answers RESOURCE_EXHAUSTED; Debian's 1.41 lets the unary handler
-        # see a half-close without message first (INTERNAL). Either way the call is refused.
-        assert err.code() in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INTERNAL)
+        # Newer grpc-java answers RESOURCE_EXHAUSTED; Debian's 1.41 races between that,
+        # INTERNAL ("Half-closed without a request") and an RST_STREAM (CANCELLED).
+        assert err.code() in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INTERNAL,
+                              grpc.StatusCode.CANCELLED)
         assert c.config_get_option(["big"]) == {"big": None}
 
 
@@ -513,6 +516,16 @@ def test_privileged_port_rejected(spawn):
     p = spawn(submit_argv(HOME, *server_args(port=80)), name="server")
     assert p.wait_exit() == 255
     assert "startPort should be between 1024 and 65535" in p.log()
+
+
+def test_start_connect_server_script(spawn):
+    p = spawn([os.path.join(HOME, "sbin", "start-connect-server.sh"), "--wait",
+               "--conf", "spark.connect.grpc.binding.port=0",
+               "--conf", "spark.connect.grpc.binding.address=127.0.0.1"], name="sbin")
+    m = p.wait_for(STARTED_RE.pattern)
+    assert "Submitted application: Spark Connect server" in p.log()
+    with Client("127.0.0.1:%s" % m.group(2)) as c:
+        assert c.spark_version() == "4.0.1"
 
 
 def test_sigterm_runs_shutdown_hook(spawn):
@@ -563,6 +576,16 @@ def test_serving_fault_exit(spawn):
                      "--conf", "spark.standin.serving.fault.after.ms=300",
                      "--conf", "spark.standin.fault.exit.code=9")
     assert s.wait_exit() == 9
+
+
+def test_serving_fault_exception_ends_main(spawn):
+    s = start_server(spawn, "--conf", "spark.standin.serving.fault=exception",
+                     "--conf", "spark.standin.serving.fault.after.ms=300")
+    assert s.wait_exit() == 1
+    log = s.log()
+    assert ('Exception in thread "main" java.lang.IllegalStateException: '
+            'standin: injected serving failure') in log
+    assert "Successfully stopped SparkContext" in log
 
 
 def test_wedge(spawn):
@@ -717,7 +740,6 @@ def probe_jar(tmp_path_factory):
 class ProbeSession:
     def __init__(self, proc):
         self.proc = proc
-        self.lines = queue.Queue()
         self._out = open(proc.log_path, "rb")
 
     def expect(self, prefix, timeout=START_TIMEOUT):
@@ -793,7 +815,8 @@ def test_jvm_api_40_plugin(spawn, probe_jar):
 
 
 def test_jvm_api_35_direct_start_with_jars(spawn, probe_jar):
-    pr = start_probe(spawn, probe_jar, HOME35, "--jars", CONNECT_JAR35, mode="direct")
+    pr = start_probe(spawn, probe_jar, HOME35, "--jars", CONNECT_JAR35,
+                     "--conf", "spark.standin.list.clock=nanos", mode="direct")
     assert pr.expect("PORT_BEFORE ") == "java.lang.AssertionError: assertion failed"
     assert pr.expect("STOP_BEFORE ") == "ok"  # 3.5 has no started/stopped guard
     assert pr.expect("CTX ").split()[1] == "3.5.3"
@@ -801,7 +824,10 @@ def test_jvm_api_35_direct_start_with_jars(spawn, probe_jar):
     with Client("127.0.0.1:%d" % port) as c:
         assert c.spark_version() == "3.5.3"
     pr.send("list")
-    assert pr.expect("LIST ").startswith("Left java.lang.Long")
+    kind, cls, value = pr.expect("LIST ").split()
+    assert (kind, cls) == ("Left", "java.lang.Long")
+    # spark.standin.list.clock=nanos: System.nanoTime() (CLOCK_MONOTONIC), like newer Spark 4.
+    assert abs(int(value) - time.monotonic_ns()) < 600 * 10**9
     pr.send("stop")
     pr.expect("STOPPED")
     pr.send("exit")

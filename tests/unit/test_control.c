@@ -6,7 +6,10 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <unistd.h>
+
+#include <grpc/support/time.h>
 
 #include "shim/ctl_service.h"
 
@@ -384,6 +387,130 @@ static void events_gap_when_ring_overflows(void **state)
 	tl_server_down();
 }
 
+static int slow_ms;
+
+static int fake_set_slow(const char *level, char *err, size_t errlen, int timeout_ms)
+{
+	(void)level;
+	(void)err;
+	(void)errlen;
+	(void)timeout_ms;
+	tl_sleep_ms(slow_ms);
+	snprintf(fake_last, sizeof(fake_last), "%s", level);
+	return 0;
+}
+
+struct slow_call {
+	pthread_t t;
+	grpc_status_code st;
+};
+
+static void *slow_caller(void *arg)
+{
+	struct slow_call *sc = arg;
+	Sparkshim__V1__SetLogLevelRequest req = SPARKSHIM__V1__SET_LOG_LEVEL_REQUEST__INIT;
+	req.level = (char *)"INFO";
+	size_t len;
+	uint8_t *buf = tl_pack(&req.base, &len);
+	struct rpc_result r;
+	rpc_unary(tl_ch, M_LOGLEVEL, buf, len, NULL, 20000, &r);
+	free(buf);
+	rpc_result_free(&r);
+	sc->st = r.status;
+	return NULL;
+}
+
+/* SetLogLevel waits on the JVM on a worker thread: the CQ keeps serving,
+ * and more than CTL_MAX_WORKERS at once are refused. */
+static void blocking_calls_use_capped_workers(void **state)
+{
+	(void)state;
+	tl_server_up(NULL);
+	control_set_log_level_hook(fake_set_slow);
+	slow_ms = 1500;
+	struct slow_call sc[CTL_MAX_WORKERS + 1];
+	for (int i = 0; i < CTL_MAX_WORKERS; i++)
+		assert_int_equal(pthread_create(&sc[i].t, NULL, slow_caller, &sc[i]), 0);
+	tl_sleep_ms(300); /* let them all reach the workers */
+	long long t0 = 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	assert_int_equal(tl_check(""), GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* not stuck behind the slow calls (generous bound for valgrind) */
+	assert_true((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - t0 < 1000);
+	slow_caller(&sc[CTL_MAX_WORKERS]);
+	assert_int_equal(sc[CTL_MAX_WORKERS].st, GRPC_STATUS_RESOURCE_EXHAUSTED);
+	for (int i = 0; i < CTL_MAX_WORKERS; i++) {
+		pthread_join(sc[i].t, NULL);
+		assert_int_equal(sc[i].st, GRPC_STATUS_OK);
+	}
+	control_set_log_level_hook(NULL);
+	log_set_level(LOG_ERROR);
+	tl_server_down();
+}
+
+/* A call still running when the server stops: stop waits the grace, then
+ * cancels it, waits for the worker, and leaves nothing behind. */
+static void stop_cancels_calls_after_grace(void **state)
+{
+	(void)state;
+	tl_server_up(NULL);
+	control_set_log_level_hook(fake_set_slow);
+	slow_ms = CTL_STOP_GRACE_MS + 1000;
+	struct slow_call sc;
+	assert_int_equal(pthread_create(&sc.t, NULL, slow_caller, &sc), 0);
+	tl_sleep_ms(300);
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ctl_server_stop();
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	long long ms = (b.tv_sec - a.tv_sec) * 1000LL + (b.tv_nsec - a.tv_nsec) / 1000000;
+	assert_true(ms >= CTL_STOP_GRACE_MS - 100);
+	pthread_join(sc.t, NULL);
+	assert_int_not_equal(sc.st, GRPC_STATUS_OK);
+	control_set_log_level_hook(NULL);
+	log_set_level(LOG_ERROR);
+	tl_server_down();
+}
+
+/* A client that half-closes without sending the request message. */
+static void missing_request_message(void **state)
+{
+	(void)state;
+	tl_server_up(NULL);
+	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+	grpc_call *call = grpc_channel_create_call(
+		tl_ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, grpc_slice_from_static_string(M_STATUS),
+		NULL, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(T_MS, GPR_TIMESPAN)),
+		NULL);
+	grpc_metadata_array trailing;
+	grpc_metadata_array_init(&trailing);
+	grpc_status_code st = GRPC_STATUS_OK;
+	grpc_slice details = grpc_empty_slice();
+	grpc_op ops[3];
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[2].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[2].data.recv_status_on_client.trailing_metadata = &trailing;
+	ops[2].data.recv_status_on_client.status = &st;
+	ops[2].data.recv_status_on_client.status_details = &details;
+	assert_int_equal(grpc_call_start_batch(call, ops, 3, (void *)1, NULL), GRPC_CALL_OK);
+	grpc_completion_queue_pluck(cq, (void *)1, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	assert_int_equal(st, GRPC_STATUS_INVALID_ARGUMENT);
+	grpc_slice_unref(details);
+	grpc_metadata_array_destroy(&trailing);
+	grpc_call_unref(call);
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN) {
+	}
+	grpc_completion_queue_destroy(cq);
+	tl_server_down();
+}
+
 static int start_err(const char *bind, const char *token, char *bound, int *err_no)
 {
 	struct ctl_server_opts o = {.bind = bind, .token = token};
@@ -501,6 +628,9 @@ int main(void)
 		cmocka_unit_test_teardown(malformed_control_requests, down),
 		cmocka_unit_test_teardown(events_backlog_then_live, down),
 		cmocka_unit_test_teardown(events_gap_when_ring_overflows, down),
+		cmocka_unit_test_teardown(blocking_calls_use_capped_workers, down),
+		cmocka_unit_test_teardown(stop_cancels_calls_after_grace, down),
+		cmocka_unit_test_teardown(missing_request_message, down),
 		cmocka_unit_test_teardown(start_refusals, down),
 		cmocka_unit_test_teardown(bind_variants, down),
 	};

@@ -194,6 +194,61 @@ static void zk_log_lines(void **state)
 	zk_log_forward("");
 }
 
+/* Run fn with stderr captured; returns the captured text (static buffer). */
+static const char *capture_stderr(void (*fn)(void))
+{
+	static char buf[16384];
+	FILE *tmp = tmpfile();
+	assert_non_null(tmp);
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(fileno(tmp), 2);
+	fn();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, tmp);
+	buf[n] = '\0';
+	fclose(tmp);
+	return buf;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static void forward_repeats(void)
+{
+	/* The client logs each failed attempt; alternating lines too. */
+	for (int i = 0; i < 5; i++) {
+		zk_log_forward("t:1(0x1):ZOO_ERROR@f@1: refused-A\n");
+		zk_log_forward("t:1(0x1):ZOO_WARN@g@2: delaying-B\n");
+	}
+	/* Eight other messages push refused-A out of the table: its count is
+	 * reported then. */
+	char line[64];
+	for (int i = 0; i < 8; i++) {
+		snprintf(line, sizeof(line), "t:1(0x1):ZOO_WARN@h@3: distinct-%d", i);
+		zk_log_forward(line);
+	}
+}
+
+static void zk_log_folds_repeats(void **state)
+{
+	(void)state;
+	const char *out = capture_stderr(forward_repeats);
+	assert_int_equal(count(out, "zookeeper: refused-A\n"), 1);
+	assert_int_equal(count(out, "zookeeper: delaying-B\n"), 1);
+	assert_int_equal(count(out, "(4 more times: refused-A)"), 1);
+	assert_int_equal(count(out, "distinct-"), 8);
+	assert_int_equal(count(out, " ERROR sparkshim: zookeeper: refused-A"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +259,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_endpoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(close_is_idempotent, setup, teardown),
 		cmocka_unit_test(zk_log_lines),
+		cmocka_unit_test(zk_log_folds_repeats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

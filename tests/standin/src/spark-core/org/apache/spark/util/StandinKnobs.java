@@ -4,6 +4,7 @@ import java.lang.reflect.Field;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Consumer;
 import org.apache.spark.SparkConf;
 import org.apache.spark.internal.StandinLog;
 
@@ -20,6 +21,8 @@ public final class StandinKnobs {
   public static final String SERVING_FAULT_AFTER_MS = "spark.standin.serving.fault.after.ms";
   public static final String EXIT_CODE = "spark.standin.fault.exit.code";
   public static final String BIND_ADDRESS = "spark.standin.bind.address";
+  /** "nanos": listActiveExecutions' Left carries System.nanoTime() instead of epoch ms. */
+  public static final String LIST_CLOCK = "spark.standin.list.clock";
 
   private static final StandinLog LOG = StandinLog.get("StandinKnobs");
 
@@ -58,8 +61,12 @@ public final class StandinKnobs {
     }
   }
 
-  /** Arms the serving fault, if configured, on a daemon timer thread. */
-  public static void afterBind(SparkConf conf) {
+  /**
+   * Arms the serving fault, if configured, on a daemon timer thread. The "exception" fault is
+   * handed to onException (the Connect service stops its server and SparkConnectServer's main
+   * rethrows it); the other faults act on the timer thread.
+   */
+  public static void afterBind(SparkConf conf, Consumer<RuntimeException> onException) {
     String fault = get(conf, SERVING_FAULT);
     if (fault == null) {
       return;
@@ -67,7 +74,11 @@ public final class StandinKnobs {
     long after = getLong(conf, SERVING_FAULT_AFTER_MS, 0);
     Thread t = new Thread(() -> {
       sleep(after);
-      inject(conf, fault, "serving");
+      try {
+        inject(conf, fault, "serving");
+      } catch (IllegalStateException e) {
+        onException.accept(e);
+      }
     }, "standin-serving-fault");
     t.setDaemon(true);
     t.start();

@@ -54,9 +54,11 @@ class SparkSubmitCommandBuilder {
   private String mainClass;
   private String appResource;
   private boolean allowsMixedArguments;
+  private boolean specialCommand;
   private Map<String, String> effectiveConfig;
 
   SparkSubmitCommandBuilder(List<String> args) {
+    specialCommand = args.isEmpty();
     new Parser().parse(args);
   }
 
@@ -101,6 +103,9 @@ class SparkSubmitCommandBuilder {
 
   /** The arguments handed to SparkSubmit, normalised the way the real launcher does it. */
   private List<String> submitArgs() {
+    if (!allowsMixedArguments && !specialCommand && appResource == null) {
+      throw new IllegalArgumentException("Missing application resource.");
+    }
     List<String> args = new ArrayList<>();
     if (master != null) {
       args.add(SparkSubmitOptionParser.MASTER);
@@ -381,6 +386,17 @@ class SparkSubmitCommandBuilder {
           if (SPECIAL_CLASSES.containsKey(value)) {
             allowsMixedArguments = true;
             appResource = SPECIAL_CLASSES.get(value);
+          }
+          break;
+        case HELP:
+        case USAGE_ERROR:
+        case VERSION:
+        case KILL_SUBMISSION:
+        case STATUS:
+          specialCommand = true;
+          parsedArgs.add(opt);
+          if (value != null) {
+            parsedArgs.add(value);
           }
           break;
         default:

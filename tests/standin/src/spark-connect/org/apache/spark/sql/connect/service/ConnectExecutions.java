@@ -25,12 +25,20 @@ final class ConnectExecutions {
 
   private final boolean v4;
   private final long detachedTimeoutMs;
+  private final boolean nanoClock;
   private final Map<List<String>, Execution> executions = new LinkedHashMap<>();
-  private long lastExecutionTimeMs = System.currentTimeMillis();
+  private long lastExecutionTime;
 
-  ConnectExecutions(boolean v4, long detachedTimeoutMs) {
+  /** nanoClock: report System.nanoTime() in Left, as newer Spark 4 code does, not epoch ms. */
+  ConnectExecutions(boolean v4, long detachedTimeoutMs, boolean nanoClock) {
     this.v4 = v4;
     this.detachedTimeoutMs = detachedTimeoutMs;
+    this.nanoClock = nanoClock;
+    this.lastExecutionTime = now();
+  }
+
+  private long now() {
+    return nanoClock ? System.nanoTime() : System.currentTimeMillis();
   }
 
   /** One operation: a producer thread appends responses, RPC senders stream them out. */
@@ -273,8 +281,8 @@ final class ConnectExecutions {
           }
         }
         if (next == null) {
-          obs.onCompleted();
           streamDone(e, gen);
+          obs.onCompleted();
           return;
         }
         obs.onNext(next);
@@ -361,7 +369,7 @@ final class ConnectExecutions {
             + e.operationId + ") is removed.");
       }
       if (executions.isEmpty()) {
-        lastExecutionTimeMs = System.currentTimeMillis();
+        lastExecutionTime = now();
       }
     }
   }
@@ -435,7 +443,7 @@ final class ConnectExecutions {
     }
   }
 
-  /** Left(last activity ms) when nothing is active, else Right(List of ExecuteInfo). */
+  /** Left(last activity time) when nothing is active, else Right(List of ExecuteInfo). */
   synchronized scala.util.Either<Object, Object> listActiveExecutions() {
     long now = System.currentTimeMillis();
     for (Execution e : new ArrayList<>(executions.values())) {
@@ -451,7 +459,7 @@ final class ConnectExecutions {
       }
     }
     if (executions.isEmpty()) {
-      return new scala.util.Left<>(Long.valueOf(lastExecutionTimeMs));
+      return new scala.util.Left<>(Long.valueOf(lastExecutionTime));
     }
     List<ExecuteInfo> infos = new ArrayList<>();
     for (Execution e : executions.values()) {

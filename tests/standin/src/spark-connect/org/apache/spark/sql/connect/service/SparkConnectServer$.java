@@ -43,6 +43,10 @@ public final class SparkConnectServer$ {
         System.exit(-1);
       }
       svc.awaitTermination();
+      RuntimeException failure = svc.takeServingFailure();
+      if (failure != null) {
+        throw failure;
+      }
     } catch (InterruptedException e) {
       throw Utils.rethrow(e);
     } finally {

@@ -40,6 +40,7 @@ public final class SparkConnectService$ {
   private volatile ConnectSessions sessions;
   private volatile ConnectExecutions executions;
   private volatile WedgeableExecutor executor;
+  private volatile RuntimeException servingFailure;
 
   private SparkConnectService$() {}
 
@@ -78,12 +79,14 @@ public final class SparkConnectService$ {
     return ex.listActiveExecutions();
   }
 
-  private synchronized SparkConnectService$ managers(SparkConf conf) {
+  private synchronized SparkConnectService$ managers(SparkConf given) {
     if (executions == null) {
-      long detached = Utils.timeStringAsMs(conf == null ? "5m"
-          : conf.get("spark.connect.execute.manager.detachedTimeout", "5m"));
+      SparkConf conf = given != null ? given : new SparkConf();
+      long detached = Utils.timeStringAsMs(
+          conf.get("spark.connect.execute.manager.detachedTimeout", "5m"));
       sessions = new ConnectSessions(v4);
-      executions = new ConnectExecutions(v4, detached);
+      String clock = StandinKnobs.get(conf, StandinKnobs.LIST_CLOCK);
+      executions = new ConnectExecutions(v4, detached, "nanos".equalsIgnoreCase(clock));
     }
     return this;
   }
@@ -94,8 +97,8 @@ public final class SparkConnectService$ {
       return;
     }
     SparkConf conf = sc.conf();
-    StandinKnobs.beforeBind(conf);
     managers(conf);
+    StandinKnobs.beforeBind(conf);
     sessions.initializeBaseSession(
         SparkSession.builder().sparkContext(sc).getOrCreate().newSession().sessionConf());
     try {
@@ -105,7 +108,14 @@ public final class SparkConnectService$ {
     }
     started = true;
     stopped = false;
-    StandinKnobs.afterBind(conf);
+    StandinKnobs.afterBind(conf, e -> {
+      LOG.error("standin: serving failure, terminating the gRPC server", e);
+      servingFailure = e;
+      Server s = server;
+      if (s != null) {
+        s.shutdownNow();
+      }
+    });
   }
 
   private void startGrpcService(SparkConf conf) throws Exception {
@@ -242,6 +252,13 @@ public final class SparkConnectService$ {
     if (s != null) {
       s.awaitTermination();
     }
+  }
+
+  /** The injected serving failure, if any (rethrown by SparkConnectServer's main). */
+  RuntimeException takeServingFailure() {
+    RuntimeException e = servingFailure;
+    servingFailure = null;
+    return e;
   }
 
   /** Addresses the server listens on (for the 3.5-style startup log line). */

@@ -1,0 +1,324 @@
+"""Issue 3: the process lifecycle of a real engine (real binary, real JVM,
+stand-in Spark). Each test asserts the exit code, the log line and that
+nothing is left: no process, no port, no pid or state file."""
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from engine import config_call, loopback_args, no_process_left, port_open, wait_for
+from sparkconnect_wire import Client
+
+EXIT_SPARK_START, EXIT_ALREADY_RUNNING = 69, 72
+EXIT_JVM_CRASH, EXIT_SPARK_DIED, EXIT_JVM_OOM = 75, 76, 77
+
+
+def assert_gone(e, port=None):
+    assert no_process_left(e.pid)
+    if port:
+        assert not port_open(port)
+    assert not os.path.exists(e.state_file)
+
+
+def start_ready(engines, extra=(), shim=(), **kw):
+    e = engines(loopback_args(extra=extra, shim=shim), **kw)
+    e.wait_ready()
+    return e
+
+
+def long_stream(port, responses=40, delay_ms=250):
+    """Run an ExecutePlan stream in a thread; returns (thread, result dict)."""
+    out = {"n": 0, "first": threading.Event()}
+
+    def run():
+        try:
+            with Client("127.0.0.1:%d" % port) as c:
+                _, call = c.execute(responses=responses, size=16, delay_ms=delay_ms,
+                                    timeout=120)
+                for r in c.responses_of(call):
+                    out["n"] += 1
+                    out["complete"] = r.result_complete
+                    out["first"].set()
+        except Exception as ex:  # the test asserts on it
+            out["error"] = ex
+        out["first"].set()
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out
+
+
+def test_sigterm_idle_engine(engines):
+    e = start_ready(engines)
+    port = e.connect_port
+    t0 = time.monotonic()
+    assert e.stop(signal.SIGTERM, 30) == 0
+    elapsed = time.monotonic() - t0
+    assert "stopping: SIGTERM" in e.stderr() and "stopped cleanly" in e.stderr()
+    assert_gone(e, port)
+    print("SIGTERM->exit on an idle engine: %.3f s" % elapsed)
+
+
+def test_sigterm_lets_running_operation_finish(engines):
+    e = start_ready(engines)
+    t, out = long_stream(e.connect_port, responses=8, delay_ms=250)
+    assert out["first"].wait(30) and "error" not in out, out
+    assert e.stop(signal.SIGTERM, 30) == 0
+    t.join(30)
+    assert "error" not in out, out
+    assert out["n"] >= 8 and out["complete"], out  # every response + ResultComplete
+
+
+def test_double_sigterm_forces(engines):
+    e = start_ready(engines, shim=["--stop-timeout", "60s"])
+    t, out = long_stream(e.connect_port, responses=200, delay_ms=200)
+    assert out["first"].wait(30) and "error" not in out, out
+    e.send(signal.SIGTERM)
+    wait_for(lambda: "stopping: SIGTERM" in e.stderr(), 10, "graceful stop begun")
+    assert e.alive()
+    assert e.stop(signal.SIGTERM, 10) == 128 + signal.SIGTERM
+    assert "second SIGTERM: forced stop" in e.stderr()
+    assert_gone(e)
+
+
+def test_sigint(engines):
+    e = start_ready(engines)
+    assert e.stop(signal.SIGINT, 30) == 0
+    assert "stopping: SIGINT" in e.stderr()
+    assert_gone(e)
+
+
+def test_sigterm_during_startup(engines):
+    e = engines(loopback_args(extra=["--conf", "spark.standin.startup.delay.ms=30000"]))
+    wait_for(lambda: "delaying startup" in e.stderr(), 30, "Spark starting")
+    t0 = time.monotonic()
+    assert e.stop(signal.SIGTERM, 30) == 0
+    assert time.monotonic() - t0 < 15
+    assert "stopping: SIGTERM" in e.stderr()
+    assert_gone(e)
+
+
+def test_sigquit_thread_dump(engines):
+    e = start_ready(engines)
+    e.send(signal.SIGQUIT)
+    wait_for(lambda: "Full thread dump" in e.stderr(), 20, "thread dump")
+    assert '"main"' in e.stderr()
+    assert e.alive() and config_call(e.connect_port)
+    assert e.stop() == 0
+
+
+def test_sigusr1_status_line(engines):
+    e = start_ready(engines)
+    e.send(signal.SIGUSR1)
+    wait_for(lambda: re.search(r"status: state=READY connect=127\.0\.0\.1:%d alive=1"
+                               % e.connect_port, e.stderr()), 10, "status line")
+    assert e.stop() == 0
+
+
+def test_sighup_reload(engines, tmp_path):
+    cfg = tmp_path / "shim.conf"
+    cfg.write_text("sparkshim.stop.timeout=10s\n")
+    e = start_ready(engines, shim=["--config", str(cfg)])
+    cfg.write_text("sparkshim.stop.timeout = 20s\nsparkshim.log.level=debug\n")
+    e.send(signal.SIGHUP)
+    wait_for(lambda: "SIGHUP: stop_timeout_ms 10000 -> 20000" in e.stderr(), 10, "reload")
+    cfg.write_text("sparkshim.stop.timeout=never\n")
+    e.send(signal.SIGHUP)
+    wait_for(lambda: "SIGHUP: config not reloaded" in e.stderr(), 10, "bad reload refused")
+    assert e.alive()
+    assert e.stop() == 0
+
+
+def test_system_exit_while_serving(engines):
+    e = start_ready(engines, extra=["--conf", "spark.standin.serving.fault=exit",
+                                    "--conf", "spark.standin.fault.exit.code=7",
+                                    "--conf", "spark.standin.serving.fault.after.ms=4000"])
+    port = e.connect_port
+    assert e.wait_exit(30) == 7
+    assert "Spark called System.exit(7)" in e.stderr()
+    assert_gone(e, port)
+
+
+def test_jvm_crash(engines):
+    e = start_ready(engines, extra=["--conf", "spark.standin.serving.fault=segv",
+                                    "--conf", "spark.standin.serving.fault.after.ms=4000",
+                                    "--conf", "spark.driver.extraJavaOptions=-XX:-CreateCoredumpFile"])
+    port = e.connect_port
+    assert e.wait_exit(60) == EXIT_JVM_CRASH
+    assert "the JVM crashed" in e.stderr()
+    assert_gone(e, port)
+
+
+def test_oom_during_startup(engines):
+    e = engines(loopback_args(extra=["--conf", "spark.standin.startup.fault=oom",
+                                     "--driver-memory", "64m"]))
+    assert e.wait_exit(60) == EXIT_JVM_OOM
+    assert "OutOfMemoryError" in e.stderr().splitlines()[-1]
+    assert_gone(e)
+
+
+def test_oom_while_serving_exit_on_oom(engines):
+    e = engines(loopback_args(extra=["--conf", "spark.standin.serving.fault=oom",
+                                    "--conf", "spark.standin.serving.fault.after.ms=1000",
+                                    "--driver-memory", "64m",
+                                     "--conf", "spark.driver.extraJavaOptions=-XX:+ExitOnOutOfMemoryError"]))
+    assert e.wait_exit(60) == EXIT_JVM_OOM
+    assert "ran out of memory" in e.stderr()
+    assert_gone(e)
+
+
+def test_idle_timeout_fires(engines):
+    e = start_ready(engines, extra=[
+        "--conf", "spark.kyuubi.session.engine.idle.timeout=PT2S",
+        "--conf", "spark.kyuubi.session.engine.check.interval=200"])
+    assert e.wait_exit(30) == 0
+    assert re.search(r"stopping: idle for \d+ ms \(idle timeout 2000 ms\)", e.stderr())
+    assert_gone(e)
+
+
+def test_idle_timeout_not_during_long_stream(engines):
+    e = start_ready(engines, extra=[
+        "--conf", "spark.kyuubi.session.engine.idle.timeout=PT1.5S",
+        "--conf", "spark.kyuubi.session.engine.check.interval=200"])
+    t, out = long_stream(e.connect_port, responses=25, delay_ms=200)  # ~5 s > 3x idle timeout
+    t.join(60)
+    assert "error" not in out, out
+    assert out["n"] >= 25 and out["complete"], out
+    # The engine stops only after the stream ended, by idleness.
+    assert e.wait_exit(30) == 0
+    assert "stopping: idle" in e.stderr()
+
+
+def test_max_lifetime(engines):
+    e = start_ready(engines, extra=[
+        "--conf", "spark.kyuubi.session.engine.spark.max.lifetime=PT8S",
+        "--conf", "spark.kyuubi.session.engine.check.interval=200"])
+    assert e.wait_exit(30) == 0
+    assert "max lifetime reached" in e.stderr()
+
+
+def test_pid_file_refuses_second_instance(engines, tmp_path):
+    pidf = str(tmp_path / "engine.pid")
+    a = start_ready(engines, shim=["--pid-file", pidf])
+    assert open(pidf).read().strip() == str(a.pid)
+    b = engines(loopback_args(shim=["--pid-file", pidf]))
+    assert b.wait_exit(30) == EXIT_ALREADY_RUNNING
+    assert "locked by a running sparkshim (pid %d)" % a.pid in b.stderr()
+    assert a.alive()
+    assert a.stop() == 0
+    assert not os.path.exists(pidf)
+
+
+def test_exit_with_parent(engines, tmp_path):
+    """--exit-with-parent: the engine stops (gracefully) when its parent dies."""
+    import subprocess
+    import sys
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import subprocess, sys\n"
+        "p = subprocess.Popen(sys.argv[1:])\n"
+        "print(p.pid, flush=True)\n"
+        "sys.stdin.read()\n")
+    from engine import SHIM_BIN, STANDIN
+    env = dict(os.environ, SPARK_HOME=STANDIN)
+    env.pop("NOTIFY_SOCKET", None)
+    args = [SHIM_BIN, "--state-file", str(tmp_path / "st.json"), "--exit-with-parent"] + \
+        loopback_args()
+    parent = subprocess.Popen([sys.executable, str(script)] + args, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                              cwd=str(tmp_path))
+    child = int(parent.stdout.readline())
+    try:
+        wait_for(lambda: (tmp_path / "st.json").exists() and
+                 '"READY"' in (tmp_path / "st.json").read_text(), 60, "READY")
+        parent.kill()
+        parent.wait(10)
+        wait_for(lambda: no_process_left(child), 30, "engine gone after parent death")
+        assert not (tmp_path / "st.json").exists()
+    finally:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+class NotifyListener:
+    """A NOTIFY_SOCKET datagram socket recording (time, message)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.2)
+        self.msgs = []
+        self.lock = threading.Lock()
+        self.running = True
+        self.t = threading.Thread(target=self.loop, daemon=True)
+        self.t.start()
+
+    def loop(self):
+        while self.running:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.msgs.append((time.monotonic(), data.decode()))
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.msgs)
+
+    def close(self):
+        self.running = False
+        self.t.join(2)
+        self.sock.close()
+
+
+def test_sd_notify_sequence_and_watchdog(engines, tmp_path):
+    n = NotifyListener(str(tmp_path / "notify.sock"))
+    try:
+        e = engines(loopback_args(shim=["--probe-interval", "300ms"]),
+                    env={"NOTIFY_SOCKET": n.path, "WATCHDOG_USEC": "1000000"})
+        e.wait_ready()
+        wait_for(lambda: sum(m == "WATCHDOG=1" for _, m in n.snapshot()) >= 2, 10,
+                 "watchdog pings while healthy")
+        # Wedge the connect server: the probe stops getting answers and the
+        # watchdog pings must stop while it lasts.
+        with Client("127.0.0.1:%d" % e.connect_port) as c:
+            try:
+                c.config_set({"standin.wedge.ms": "6000"}, timeout=1)
+            except Exception:
+                pass
+        t_wedge = time.monotonic()
+        wait_for(lambda: "stopped answering" in e.stderr(), 10, "probe notices the wedge")
+        t_noticed = time.monotonic()
+        wait_for(lambda: "answers again" in e.stderr(), 20, "wedge over")
+        t_back = time.monotonic()
+        pings = [t for t, m in n.snapshot() if m == "WATCHDOG=1"]
+        # From a second after the probe noticed until the JVM answered again: no ping.
+        assert not [t for t in pings if t_noticed + 1.0 < t < t_back - 0.5], \
+            (t_wedge, t_noticed, t_back, pings)
+        wait_for(lambda: [t for t, m in n.snapshot() if m == "WATCHDOG=1" and t > t_back], 10,
+                 "pings resume")
+        assert e.stop() == 0
+        msgs = [m for _, m in n.snapshot() if m != "WATCHDOG=1" and
+                not m.startswith("EXTEND_TIMEOUT_USEC=")]
+        want = [r"^STATUS=STARTING: Spark \S+ from ",
+                r"^STATUS=READY: connect port answers$",
+                r"^READY=1\nSTATUS=serving Spark Connect at sc://127\.0\.0\.1:\d+$",
+                r"^STATUS=STOPPING: SIGTERM$",
+                r"^STOPPING=1\nSTATUS=SIGTERM$",
+                r"^STATUS=STOPPED: stopped cleanly",
+                r"^STOPPING=1\nSTATUS=stopped cleanly"]
+        assert len(msgs) == len(want), msgs
+        for m, w in zip(msgs, want):
+            assert re.search(w, m), (m, w, msgs)
+        assert any(m.startswith("EXTEND_TIMEOUT_USEC=") for _, m in n.snapshot())
+    finally:
+        n.close()
