@@ -7,6 +7,8 @@ PYTHON   ?= /usr/bin/python3
 # JDK for jni.h at build time; at run time libjvm is found from JAVA_HOME/PATH.
 JDK_HOME ?= $(shell j=$$(readlink -f "$$(command -v javac)" 2>/dev/null) && dirname "$$(dirname "$$j")")
 
+# V=1 shows the full compiler command lines.
+Q        := $(if $(V),,@)
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CC       ?= gcc
 CFLAGS   ?= -O2 -g
@@ -56,18 +58,22 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 	protoc-c --proto_path=proto --c_out=$(BUILD)/proto $<
 
 $(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/sparkshim: $(MAIN_OBJ) $(LIB_OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	@echo "  CCLD    $@"
+	$(Q)$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $(VALGRIND) $$t; done
@@ -78,8 +84,9 @@ $(STANDIN)/.built: $(STANDIN_SRCS)
 	tests/standin/build.sh $(STANDIN)
 	@touch $@
 
-integration: $(BUILD)/sparkshim standin
+integration: $(BUILD)/sparkshim standin tools
 	SPARKSHIM_BIN=$(abspath $(BUILD)/sparkshim) SPARKSHIM_STANDIN=$(abspath $(STANDIN)) \
+	SPARKSHIM_TOOLS=$(abspath $(BUILD)/tools) \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: all unit integration
@@ -123,6 +130,8 @@ install: $(BUILD)/sparkshim
 
 clean:
 	rm -rf build build-asan
+
+include tests/tools/tools.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -32,7 +32,7 @@
 #define CONNECT_SERVICE "org.apache.spark.sql.connect.service.SparkConnectService$"
 #define SPARK_CONTEXT "org.apache.spark.SparkContext$"
 
-enum op_type { OP_PORT, OP_STOP, OP_APP, OP_ACTIVITY, OP_HEAP, OP_LOGLEVEL, OP_DUMP, OP_EXIT };
+enum op_type { OP_PORT, OP_STOP, OP_APP, OP_ACTIVITY, OP_HEAP, OP_LOGLEVEL, OP_EXIT };
 
 struct op {
 	enum op_type type;
@@ -63,6 +63,7 @@ static struct {
 	struct strvec options, args;
 	char *main_class;
 	char last_vm_msg[512];
+	unsigned dumps_done;
 } H = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
@@ -198,7 +199,7 @@ static int op_app(JNIEnv *env, struct op *op)
 static int op_activity(JNIEnv *env, struct op *op)
 {
 	op->out.act.active_operations = -1;
-	op->out.act.last_activity_epoch_ms = -1;
+	op->out.act.idle_since_token = -1;
 	jobject svc = ju_scala_object(env, H.main_thread, CONNECT_SERVICE);
 	if (!svc) {
 		snprintf(op->err, sizeof(op->err), "Spark Connect service class is not loaded");
@@ -221,7 +222,7 @@ static int op_activity(JNIEnv *env, struct op *op)
 		jlong ms = -1;
 		ju_call_long(env, value, "longValue", "()J", &ms);
 		op->out.act.active_operations = 0;
-		op->out.act.last_activity_epoch_ms = ms;
+		op->out.act.idle_since_token = ms;
 		return 0;
 	}
 	jint n = -1;
@@ -250,11 +251,6 @@ static int op_loglevel(JNIEnv *env, struct op *op)
 	return rc;
 }
 
-static int op_dump(JNIEnv *env, struct op *op)
-{
-	return ju_thread_dump(env, stderr, op->err, sizeof(op->err));
-}
-
 static int op_exit(JNIEnv *env, struct op *op)
 {
 	return ju_runtime_exit(env, (int)op->arg);
@@ -263,7 +259,7 @@ static int op_exit(JNIEnv *env, struct op *op)
 static int (*const op_fns[])(JNIEnv *, struct op *) = {
 	[OP_PORT] = op_port,         [OP_STOP] = op_stop,   [OP_APP] = op_app,
 	[OP_ACTIVITY] = op_activity, [OP_HEAP] = op_heap,   [OP_LOGLEVEL] = op_loglevel,
-	[OP_DUMP] = op_dump,         [OP_EXIT] = op_exit,
+	[OP_EXIT] = op_exit,
 };
 
 static void op_release(struct op *op)
@@ -397,6 +393,29 @@ static int op_async(enum op_type type, int64_t arg)
 {
 	struct op *op = op_new(type, arg, NULL, 1);
 	return op ? op_enqueue(op) : -1;
+}
+
+/* A thread dump must not queue behind a stop that waits for Spark (that is
+ * exactly when one is wanted): it gets a short-lived thread of its own. */
+static void *dump_main(void *arg)
+{
+	(void)arg;
+	JNIEnv *env;
+	JavaVMAttachArgs aa = {JNI_VERSION_1_8, "sparkshim-dump", NULL};
+	pthread_mutex_lock(&H.mu);
+	int up = H.ops_running;
+	pthread_mutex_unlock(&H.mu);
+	if (!up || (*H.vm)->AttachCurrentThreadAsDaemon(H.vm, (void **)&env, &aa) != JNI_OK)
+		return NULL;
+	char err[512] = "";
+	if (ju_thread_dump(env, stderr, err, sizeof(err)) < 0)
+		log_warn("thread dump failed: %s", err[0] ? err : "no answer");
+	(*H.vm)->DetachCurrentThread(H.vm);
+	pthread_mutex_lock(&H.mu);
+	H.dumps_done++;
+	pthread_cond_broadcast(&H.cv);
+	pthread_mutex_unlock(&H.mu);
+	return NULL;
 }
 
 static void ops_stop(void)
@@ -567,8 +586,11 @@ static int copy_launch(const struct jvm_launch *l)
 	strvec_free(&cmdline);
 	if (!joined)
 		return -1;
+	/* -Xrs also disables the SIGQUIT that jcmd/jstack use to wake the
+	 * attach listener, so start it up front: operators keep their tools. */
 	rc = strvec_push(&H.options, "-Xrs") | strvec_pushf(&H.options, "-Dsun.java.command=%s", joined) |
-	     strvec_push(&H.options, "-Dsun.java.launcher=SUN_STANDARD");
+	     strvec_push(&H.options, "-Dsun.java.launcher=SUN_STANDARD") |
+	     strvec_push(&H.options, "-XX:+StartAttachListener");
 	free(joined);
 	return rc;
 }
@@ -651,11 +673,39 @@ int jvm_set_log_level(const char *level, char *err, size_t errlen, int timeout_m
 	return 0;
 }
 
-int jvm_thread_dump(int timeout_ms)
+int jvm_thread_dump(int wait_ms)
 {
-	if (timeout_ms <= 0)
-		return op_async(OP_DUMP, 0);
-	return op_call(OP_DUMP, 0, NULL, NULL, timeout_ms);
+	pthread_once(&cv_once, init_cv);
+	pthread_mutex_lock(&H.mu);
+	int up = H.ops_running;
+	unsigned before = H.dumps_done;
+	pthread_mutex_unlock(&H.mu);
+	if (!up)
+		return -1;
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &attr, dump_main, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		return -1;
+	if (wait_ms > 0) {
+		struct timespec dl;
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_sec += wait_ms / 1000;
+		dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+		if (dl.tv_nsec >= 1000000000L) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&H.mu);
+		while (H.dumps_done == before)
+			if (pthread_cond_timedwait(&H.cv, &H.mu, &dl) == ETIMEDOUT)
+				break;
+		pthread_mutex_unlock(&H.mu);
+	}
+	return 0;
 }
 
 int jvm_exit_async(int status) { return op_async(OP_EXIT, status); }

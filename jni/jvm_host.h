@@ -36,8 +36,11 @@ struct jvm_app_info {
 };
 
 struct jvm_activity {
-	int active_operations;         /* -1 unknown */
-	int64_t last_activity_epoch_ms; /* -1 unknown; valid when no operation runs */
+	int active_operations;  /* -1 unknown */
+	/* When nothing runs, Spark's own "last activity" mark (epoch ms in
+	 * older releases, System.nanoTime() in newer ones): opaque, only ever
+	 * compared with an earlier value. -1 unknown. */
+	int64_t idle_since_token;
 };
 
 /* Start the JVM thread. 0 = thread started (creation result comes as an
@@ -56,8 +59,11 @@ int jvm_query_activity(struct jvm_activity *out, int timeout_ms);
 int jvm_heap(int64_t *used, int64_t *max, int timeout_ms);
 /* SparkContext.setLogLevel(level); err gets the Java message on failure. */
 int jvm_set_log_level(const char *level, char *err, size_t errlen, int timeout_ms);
-/* Thread dump of every Java thread, jstack format, written to stderr. */
-int jvm_thread_dump(int timeout_ms);
+/* Thread dump of every Java thread, jstack format, written to stderr from a
+ * thread of its own (so it works while a stop is waiting on Spark).
+ * wait_ms > 0: wait up to that long for it to finish.
+ * 0 = started, -1 = the JVM is not up. */
+int jvm_thread_dump(int wait_ms);
 
 /* Runtime.getRuntime().exit(status) from the ops thread, in the background:
  * Java shutdown hooks run (Spark stops its context), then the exit hook. Used

@@ -19,6 +19,7 @@ void engine_info_reset(void)
 	info.active_sessions = -1;
 	info.active_operations = -1;
 	info.heap_used = -1;
+	info.idle_token = -1;
 	info.heap_max = -1;
 	pthread_mutex_unlock(&mu);
 }

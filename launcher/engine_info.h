@@ -23,7 +23,8 @@ struct engine_info {
 	char znode_path[1024];
 	int active_sessions;          /* -1 unknown */
 	int active_operations;        /* -1 unknown */
-	int64_t last_activity_epoch_ms;
+	int64_t last_activity_epoch_ms;  /* when we last saw work (ours, wall clock) */
+	int64_t idle_token;              /* Spark's idle-since mark last seen (opaque) */
 	int64_t heap_used;            /* bytes, -1 unknown */
 	int64_t heap_max;
 	int connect_alive;            /* last live probe of the connect port: 1/0 */

@@ -17,6 +17,7 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;
 static int running;
+static int quiesce, quiesced; /* stop probing and close the probe channel */
 static pthread_t thread;
 static struct probe_cfg cfg;
 static int64_t last_alive;
@@ -43,7 +44,7 @@ int64_t probe_last_alive_ms(void)
 	return v;
 }
 
-/* Wait ms or until probe_stop(); returns 0 when asked to stop. */
+/* Wait ms or until probe_stop()/probe_quiesce(); returns 0 when asked to stop. */
 static int pause_ms(int64_t ms)
 {
 	struct timespec dl;
@@ -55,10 +56,10 @@ static int pause_ms(int64_t ms)
 		dl.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&mu);
-	while (running)
+	while (running && !quiesce)
 		if (pthread_cond_timedwait(&cv, &mu, &dl) == ETIMEDOUT)
 			break;
-	int r = running;
+	int r = running && !quiesce;
 	pthread_mutex_unlock(&mu);
 	return r;
 }
@@ -66,14 +67,16 @@ static int pause_ms(int64_t ms)
 static void set_port(struct engine_info *e, void *arg) { e->connect_port = *(int *)arg; }
 static void set_alive(struct engine_info *e, void *arg) { e->connect_alive = *(int *)arg; }
 
-static void set_activity(struct engine_info *e, void *arg)
+void engine_activity_update(struct engine_info *e, void *arg)
 {
 	const struct jvm_activity *a = arg;
-	e->active_operations = a->active_operations;
-	if (a->last_activity_epoch_ms > 0)
-		e->last_activity_epoch_ms = a->last_activity_epoch_ms;
-	else if (a->active_operations > 0)
+	/* Work seen now, or finished since we last looked (Spark's mark moved):
+	 * either way the engine was active within the last refresh period. */
+	if (a->active_operations > 0 ||
+	    (a->idle_since_token != -1 && e->idle_token != -1 && a->idle_since_token != e->idle_token))
 		e->last_activity_epoch_ms = epoch_ms();
+	e->active_operations = a->active_operations;
+	e->idle_token = a->idle_since_token;
 }
 
 static void set_heap(struct engine_info *e, void *arg)
@@ -93,11 +96,24 @@ static void set_app(struct engine_info *e, void *arg)
 		snprintf(e->spark_version, sizeof(e->spark_version), "%s", a->spark_version);
 }
 
+/* Close the probe's channel to Spark and say so. An idle gRPC C core
+ * channel only reads its socket while a call runs, so it would sit on the
+ * server's shutdown PING for up to a probe period and hold up Spark's
+ * graceful stop (awaitTermination waits for every connection). */
+static void quiesce_now(void)
+{
+	connect_probe_shutdown();
+	pthread_mutex_lock(&mu);
+	quiesced = 1;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+}
+
 /* Phase 1: ask Spark for its bound port, backing off 50 ms .. 200 ms. */
 static int discover_port(void)
 {
 	int64_t backoff = 50;
-	while (pause_ms(backoff)) {
+	while (pause_ms(backoff) && !quiesce) {
 		int port = jvm_connect_port(2000);
 		if (port > 0) {
 			engine_info_update(set_port, &port);
@@ -114,7 +130,7 @@ static void refresh_activity(void)
 {
 	struct jvm_activity a;
 	if (jvm_query_activity(&a, 2000) == 0)
-		engine_info_update(set_activity, &a);
+		engine_info_update(engine_activity_update, &a);
 	int64_t heap[2];
 	if (jvm_heap(&heap[0], &heap[1], 2000) == 0)
 		engine_info_update(set_heap, heap);
@@ -124,8 +140,10 @@ static void *probe_main(void *arg)
 {
 	(void)arg;
 	int port = discover_port();
-	if (!port)
+	if (!port) {
+		quiesce_now();
 		return NULL;
+	}
 	int alive = -1, have_app = 0;
 	int64_t next_activity = 0, timeout = cfg.interval_ms < 2000 ? cfg.interval_ms : 2000;
 	/* Until the first answer, probe fast: READY waits on it. */
@@ -156,7 +174,8 @@ static void *probe_main(void *arg)
 			refresh_activity();
 			next_activity = monotonic_ms() + cfg.activity_interval_ms;
 		}
-	} while (pause_ms(period));
+	} while (pause_ms(period) && !quiesce);
+	quiesce_now();
 	return NULL;
 }
 
@@ -174,6 +193,25 @@ int probe_start(const struct probe_cfg *c)
 		return -1;
 	}
 	return 0;
+}
+
+void probe_quiesce(int timeout_ms)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&mu);
+	quiesce = 1;
+	pthread_cond_broadcast(&cv);
+	while (running && !quiesced)
+		if (pthread_cond_timedwait(&cv, &mu, &dl) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&mu);
 }
 
 void probe_stop(void)

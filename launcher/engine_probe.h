@@ -15,10 +15,16 @@ struct probe_cfg {
 };
 
 int probe_start(const struct probe_cfg *cfg); /* 0 / -1 */
-void probe_stop(void);                         /* bounded join */
+void probe_stop(void);                         /* stop and forget the thread */
+/* Stop probing and close the probe's connection to Spark (waits up to
+ * timeout_ms for the thread to do it): called when a stop begins. */
+void probe_quiesce(int timeout_ms);
 /* Monotonic ms of the last probe that found the port answering (0 = never). */
 int64_t probe_last_alive_ms(void);
 int64_t monotonic_ms(void);
+struct engine_info;
+/* Fold a fresh jvm_activity into engine_info (engine_info_update callback). */
+void engine_activity_update(struct engine_info *e, void *activity);
 int64_t epoch_ms(void);
 
 #endif

@@ -83,6 +83,12 @@ static int setup_registry(void)
 		die_msg("%s", err);
 		return EXIT_USAGE;
 	}
+	/* A bad advertised host is a config error: say so before Spark starts. */
+	char host[256];
+	if (advertised_host(&S.spark_conf, host, sizeof(host)) < 0) {
+		die_msg("%s", host);
+		return EXIT_USAGE;
+	}
 	return 0;
 }
 

@@ -49,6 +49,7 @@ static void begin_stop(struct shim *s, int code, int64_t grace_ms, const char *w
 	log_info("stopping: %s (budget %lld ms)", why, (long long)grace_ms);
 	lifecycle_fire(TR_STOP, why);
 	registry_deregister();
+	probe_quiesce(2500);
 	if (!s->jvm_created)
 		return; /* EV_JVM_CREATED will finish the job */
 	/* Leave a third of the budget for Spark's own shutdown after the
@@ -240,10 +241,8 @@ static void on_signal(struct shim *s, int sig)
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
-		if (s->stopping) {
-			jvm_thread_dump(0);
+		if (s->stopping)
 			exit_now(128 + sig, "second %s: forced stop", signal_name(sig));
-		}
 		begin_stop(s, EXIT_CLEAN, 0, signal_name(sig));
 		break;
 	case SIGHUP:
@@ -354,11 +353,12 @@ static void check_idle(struct shim *s, int64_t now)
 	/* The figures above may be seconds old: ask Spark once more before
 	 * stopping, and count no answer as busy. */
 	struct jvm_activity a;
-	if (jvm_query_activity(&a, 1000) < 0 || a.active_operations != 0)
+	if (jvm_query_activity(&a, 1000) < 0)
 		return;
-	if (idle && st == ST_READY && a.last_activity_epoch_ms > last &&
-	    wall - a.last_activity_epoch_ms < s->settings.idle_timeout_ms)
-		return;
+	engine_info_update(engine_activity_update, &a);
+	engine_info_get(&e);
+	if (e.active_operations != 0 || e.last_activity_epoch_ms > last)
+		return; /* something ran since the figures we decided on */
 	begin_stop(s, EXIT_CLEAN, 0, why);
 }
 
@@ -388,7 +388,8 @@ static void check_deadlines(struct shim *s)
 		     "Spark Connect did not answer within the start timeout (%s)", d);
 	}
 	if (s->stopping && s->stop_deadline_ms && now >= s->stop_deadline_ms) {
-		jvm_thread_dump(0);
+		log_warn("stop budget exceeded: thread dump of the JVM follows");
+		jvm_thread_dump(3000);
 		exit_now(s->exit_code ? s->exit_code : EXIT_STOP_TIMEOUT,
 			 "graceful stop exceeded its budget; forced exit");
 	}

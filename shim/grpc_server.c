@@ -2,13 +2,16 @@
  * dispatch to the method tables of ctl_service.h, Watch/Events stream
  * pumping and graceful shutdown.
  *
- * Call flow. Every method is registered with READ_INITIAL_BYTE_BUFFER, so a
- * request arrives together with its (single) message:
- *   unary:  NEW -> handler -> one batch {initial md, message, status,
- *           RECV_CLOSE} -> DONE -> free
- *   stream: NEW -> open -> {RECV_CLOSE} pending for the whole life, plus at
- *           most one send batch at a time (SEND) -> ... -> a batch carrying
- *           the status -> CLOSE and no send pending -> free
+ * Call flow. Every call reads its one request message with an explicit
+ * RECV batch (methods are registered with PAYLOAD_NONE): the token is
+ * checked on the headers before any body is read, and a client that
+ * half-closes without a message gets INVALID_ARGUMENT from our code. The
+ * extra completion costs nothing measurable next to the HTTP/2 work.
+ *   unary:  NEW -> token check -> RECV -> handler -> one batch {initial md,
+ *           message, status, RECV_CLOSE} -> DONE -> free
+ *   stream: NEW -> RECV -> open -> {RECV_CLOSE} pending for the whole life,
+ *           plus at most one send batch at a time (SEND) -> ... -> a batch
+ *           carrying the status -> CLOSE and no send pending -> free
  * Unknown methods arrive through the generic grpc_server_request_call and
  * get UNIMPLEMENTED. Oversized requests never reach us: the server's
  * max_receive_message_length makes gRPC fail them with RESOURCE_EXHAUSTED.
@@ -56,7 +59,7 @@
  * safety net for a connect_alive change nobody kicked. */
 #define NOTIFY_POLL_MS 1000
 
-enum tag_kind { T_NEW, T_DONE, T_SEND, T_CLOSE, T_SHUTDOWN };
+enum tag_kind { T_NEW, T_RECV, T_DONE, T_SEND, T_CLOSE, T_SHUTDOWN };
 
 struct call;
 struct tag {
@@ -72,7 +75,7 @@ struct call {
 	grpc_metadata_array md;
 	grpc_byte_buffer *payload;   /* request message, or NULL */
 	grpc_call_details details;   /* GENERIC only */
-	struct tag t_new, t_done, t_send, t_close;
+	struct tag t_new, t_recv, t_done, t_send, t_close;
 	grpc_byte_buffer *send_bb;   /* message of the batch in flight */
 	grpc_slice status_details;
 	int cancelled;               /* RECV_CLOSE_ON_SERVER result */
@@ -154,6 +157,7 @@ static struct call *call_new(size_t mi)
 	if (mi == GENERIC)
 		grpc_call_details_init(&c->details);
 	c->t_new = (struct tag){T_NEW, c};
+	c->t_recv = (struct tag){T_RECV, c};
 	c->t_done = (struct tag){T_DONE, c};
 	c->t_send = (struct tag){T_SEND, c};
 	c->t_close = (struct tag){T_CLOSE, c};
@@ -196,8 +200,8 @@ static void post_request(size_t mi)
 					     srv.cq, &c->t_new);
 	else
 		e = grpc_server_request_registered_call(srv.server, srv.rm[mi], &c->call,
-							&c->deadline, &c->md, &c->payload, srv.cq,
-							srv.cq, &c->t_new);
+							&c->deadline, &c->md, NULL, srv.cq, srv.cq,
+							&c->t_new);
 	if (e != GRPC_CALL_OK) {
 		log_error("control: request_call: %s", grpc_call_error_to_string(e));
 		call_free(c);
@@ -468,6 +472,8 @@ static void run_blocking(struct call *c, const uint8_t *req, size_t len)
 
 /* ---- dispatch --------------------------------------------------------- */
 
+/* A call arrived: refuse what can be refused from the headers alone, else
+ * read the request message. */
 static void on_new_call(struct call *c)
 {
 	if (c->mi == GENERIC) {
@@ -478,8 +484,7 @@ static void on_new_call(struct call *c)
 		reply(c, GRPC_STATUS_UNIMPLEMENTED, msg, NULL, 0);
 		return;
 	}
-	const struct ctl_method *m = c->m;
-	if (m->mutating && srv.token) {
+	if (c->m->mutating && srv.token) {
 		int a = auth_check(&c->md);
 		if (a <= 0) {
 			reply(c, GRPC_STATUS_UNAUTHENTICATED,
@@ -489,6 +494,21 @@ static void on_new_call(struct call *c)
 			return;
 		}
 	}
+	grpc_op op;
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_MESSAGE;
+	op.data.recv_message.recv_message = &c->payload;
+	grpc_call_error e = grpc_call_start_batch(c->call, &op, 1, &c->t_recv, NULL);
+	if (e != GRPC_CALL_OK) {
+		log_error("control: recv batch: %s", grpc_call_error_to_string(e));
+		call_free(c);
+	}
+}
+
+/* The request message is in (or is not coming): dispatch. */
+static void on_message(struct call *c)
+{
+	const struct ctl_method *m = c->m;
 	if (!c->payload) {
 		/* The client half-closed without a message, or cancelled. */
 		reply(c, GRPC_STATUS_INVALID_ARGUMENT, "missing request message", NULL, 0);
@@ -537,6 +557,9 @@ static void *cq_main(void *arg)
 			}
 			post_request(c->mi);
 			on_new_call(c);
+			break;
+		case T_RECV:
+			on_message(c);
 			break;
 		case T_DONE:
 			call_free(c);
@@ -601,7 +624,7 @@ static int add_methods(const struct ctl_method *tab, size_t n)
 		if (srv.n_methods == MAX_METHODS)
 			return -1;
 		void *h = grpc_server_register_method(srv.server, tab[i].path, NULL,
-						      GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+						      GRPC_SRM_PAYLOAD_NONE, 0);
 		if (!h)
 			return -1;
 		srv.methods[srv.n_methods] = &tab[i];

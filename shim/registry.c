@@ -407,7 +407,7 @@ static int do_register(int64_t deadline, char *err, size_t errlen)
 	R.node = copy;
 	R.node_gen = ++R.gen_counter;
 	uintptr_t node_gen = R.node_gen;
-	R.ev_deleted = R.ev_rearm = 0;
+	R.ev_deleted = R.ev_rearm = R.delete_unverified = 0;
 	R.want_node = 1;
 	pthread_mutex_unlock(&mu);
 
@@ -416,8 +416,7 @@ static int do_register(int64_t deadline, char *err, size_t errlen)
 	if (rc == ZNONODE) {
 		R.ev_deleted = 1; /* gone already: report it like any deletion */
 		R.verify_at = 0;
-	}
-	else if (rc != ZOK) {
+	} else if (rc != ZOK) {
 		R.ev_rearm = 1; /* the monitor keeps trying to watch it */
 		R.rearm_at = zkop_now_ms() + 1000;
 	}

@@ -170,6 +170,28 @@ def test_oom_while_serving_exit_on_oom(engines):
     assert_gone(e)
 
 
+def test_spark_dies_while_serving(engines):
+    e = start_ready(engines, extra=["--conf", "spark.standin.serving.fault=exception",
+                                    "--conf", "spark.standin.serving.fault.after.ms=4000"])
+    port = e.connect_port
+    assert e.wait_exit(60) == EXIT_SPARK_DIED, e.stderr()[-2000:]
+    assert "Spark failed while serving: java.lang.IllegalStateException" in e.stderr()
+    assert_gone(e, port)
+
+
+def test_idle_timeout_with_nanotime_activity_clock(engines):
+    """Newer Spark reports idleness with System.nanoTime(): an opaque mark."""
+    e = start_ready(engines, extra=[
+        "--conf", "spark.standin.list.clock=nanos",
+        "--conf", "spark.kyuubi.session.engine.idle.timeout=PT1.5S",
+        "--conf", "spark.kyuubi.session.engine.check.interval=200"])
+    t, out = long_stream(e.connect_port, responses=15, delay_ms=200)
+    t.join(60)
+    assert "error" not in out and out["complete"], out
+    assert e.wait_exit(30) == 0
+    assert "stopping: idle" in e.stderr()
+
+
 def test_idle_timeout_fires(engines):
     e = start_ready(engines, extra=[
         "--conf", "spark.kyuubi.session.engine.idle.timeout=PT2S",

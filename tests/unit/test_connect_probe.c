@@ -133,6 +133,27 @@ static void shutdown_then_probe_again(void **state)
 	connect_probe_shutdown();
 }
 
+static void literal_targets_skip_dns(void **state)
+{
+	(void)state;
+	char t[320];
+	rpc_target("127.0.0.1:15003", t, sizeof(t));
+	assert_string_equal(t, "ipv4:127.0.0.1:15003");
+	rpc_target("[::1]:7", t, sizeof(t));
+	assert_string_equal(t, "ipv6:[::1]:7");
+	rpc_target("LocalHost:9", t, sizeof(t));
+	assert_string_equal(t, "ipv4:127.0.0.1:9");
+	rpc_target("engine.example.com:9", t, sizeof(t));
+	assert_string_equal(t, "engine.example.com:9");
+	rpc_target("unix:/run/s.sock", t, sizeof(t));
+	assert_string_equal(t, "unix:/run/s.sock");
+	rpc_target("dns:///h:1", t, sizeof(t));
+	assert_string_equal(t, "dns:///h:1");
+	rpc_target("garbage", t, sizeof(t));
+	assert_string_equal(t, "garbage");
+	assert_int_equal(connect_probe("::1", 1, 200), 0); /* bare v6 literal is bracketed */
+}
+
 static int down(void **state)
 {
 	(void)state;
@@ -149,8 +170,14 @@ int main(void)
 		cmocka_unit_test_teardown(follows_restart, down),
 		cmocka_unit_test_teardown(concurrent_probes, down),
 		cmocka_unit_test_teardown(shutdown_then_probe_again, down),
+		cmocka_unit_test_teardown(literal_targets_skip_dns, down),
 	};
+	/* One outer gRPC reference for the whole run, dropped with
+	 * grpc_shutdown_blocking(): gRPC's executor threads are gone before
+	 * exit, so valgrind/LSan do not see threads still tearing down. */
+	grpc_init();
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	connect_probe_shutdown();
+	grpc_shutdown_blocking();
 	return rc;
 }
