@@ -33,7 +33,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 STANDIN   := $(BUILD)/spark-home
 STANDIN_SRCS := $(shell find tests/standin -type f 2>/dev/null)
 
-.PHONY: all deps test unit integration standin install bench asan valgrind fuzz clean help
+.PHONY: all deps test unit integration standin install bench asan valgrind fuzz fuzz-smoke clean help
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -89,13 +89,18 @@ integration: $(BUILD)/sparkshim standin tools
 	SPARKSHIM_TOOLS=$(abspath $(BUILD)/tools) \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: all unit integration
+# CI's bounded fuzz smoke run (make fuzz runs longer).
+FUZZ_SMOKE_SECONDS ?= 10
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
+test: all unit integration fuzz-smoke
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" unit
 
 valgrind:
-	$(MAKE) VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" unit
+	$(MAKE) VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=tests/valgrind.supp" unit
 
 # libFuzzer harnesses for the control server's request decoders (clang).
 # The services are compiled straight into each harness, instrumented.

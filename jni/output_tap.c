@@ -13,6 +13,9 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER;
 static int real_fd = -1, read_fd = -1, running, finished;
 static char first_exc[512], root_cause[512];
+static void (*start_hook)(void);
+
+void output_tap_set_start_hook(void (*fn)(void)) { start_hook = fn; }
 
 void output_tap_reset(void)
 {
@@ -48,6 +51,9 @@ void output_tap_scan_line(const char *line)
 {
 	static const char caused[] = "Caused by: ";
 	static const char in_thread[] = "Exception in thread \"";
+	if (start_hook && (strstr(line, "Spark Connect server started at") ||
+			   strstr(line, "SparkConnectService' on port")))
+		start_hook();
 	const char *s = line;
 	int is_cause = 0;
 	if (strncmp(s, caused, sizeof(caused) - 1) == 0) {

@@ -17,6 +17,11 @@ void output_tap_stop(int timeout_ms);
  * or "" when no exception was seen. */
 void output_tap_last_exception(char *buf, size_t len);
 
+/* Called from the tap thread for every line that mentions Spark Connect's
+ * start ("Spark Connect server started at", "...SparkConnectService' on
+ * port"), so whoever waits for the port can look now instead of polling. */
+void output_tap_set_start_hook(void (*fn)(void));
+
 /* Exposed for unit tests: feed one line (without '\n'). */
 void output_tap_scan_line(const char *line);
 void output_tap_reset(void);

@@ -18,6 +18,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;
 static int running;
 static int quiesce, quiesced; /* stop probing and close the probe channel */
+static int nudged;            /* Spark's log says the connect server started */
 static pthread_t thread;
 static struct probe_cfg cfg;
 static int64_t last_alive;
@@ -56,9 +57,10 @@ static int pause_ms(int64_t ms)
 		dl.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&mu);
-	while (running && !quiesce)
+	while (running && !quiesce && !nudged)
 		if (pthread_cond_timedwait(&cv, &mu, &dl) == ETIMEDOUT)
 			break;
+	nudged = 0;
 	int r = running && !quiesce;
 	pthread_mutex_unlock(&mu);
 	return r;
@@ -109,10 +111,21 @@ static void quiesce_now(void)
 	pthread_mutex_unlock(&mu);
 }
 
-/* Phase 1: ask Spark for its bound port, backing off 50 ms .. 200 ms. */
+void probe_nudge(void)
+{
+	pthread_mutex_lock(&mu);
+	nudged = 1;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+}
+
+/* Phase 1: ask Spark for its bound port. Each miss costs the JVM a failed
+ * class lookup or an AssertionError while it is busy starting, so poll
+ * gently (250 ms .. 1 s) and look at once when Spark's log says it started
+ * (probe_nudge from the output tap). */
 static int discover_port(void)
 {
-	int64_t backoff = 50;
+	int64_t backoff = 250;
 	while (pause_ms(backoff) && !quiesce) {
 		int port = jvm_connect_port(2000);
 		if (port > 0) {
@@ -120,7 +133,7 @@ static int discover_port(void)
 			events_post(EV_CONNECT_PORT, port, NULL);
 			return port;
 		}
-		if (backoff < 200)
+		if (backoff < 1000)
 			backoff *= 2;
 	}
 	return 0;

@@ -15,6 +15,8 @@ struct probe_cfg {
 };
 
 int probe_start(const struct probe_cfg *cfg); /* 0 / -1 */
+/* Look for the port now (Spark logged that its connect server started). */
+void probe_nudge(void);
 void probe_stop(void);                         /* stop and forget the thread */
 /* Stop probing and close the probe's connection to Spark (waits up to
  * timeout_ms for the thread to do it): called when a stop begins. */

@@ -21,6 +21,7 @@
 #include "launcher/statefile.h"
 #include "shim/connect_probe.h"
 #include "shim/ctl_cli.h"
+#include "shim/event_log.h"
 #include "shim/grpc_server.h"
 #include "shim/registry.h"
 
@@ -47,6 +48,8 @@ static int setup_process(void)
 	}
 	lifecycle_reset();
 	engine_info_reset();
+	/* Record lifecycle events from the start, for the control Events stream. */
+	event_log_attach();
 	sdn_init();
 	return 0;
 }

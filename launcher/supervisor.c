@@ -440,6 +440,7 @@ int supervise(struct shim *s)
 		if (getppid() == 1)
 			begin_stop(s, EXIT_CLEAN, 0, "parent already gone (--exit-with-parent)");
 	}
+	output_tap_set_start_hook(probe_nudge);
 	struct probe_cfg pc = {.interval_ms = s->settings.probe_interval_ms,
 			       .activity_interval_ms = s->settings.check_interval_ms < 5000
 							       ? s->settings.check_interval_ms

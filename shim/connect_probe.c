@@ -85,7 +85,11 @@ int connect_probe(const char *host, int port, int timeout_ms)
 	int alive = rc == 0 && r.status != GRPC_STATUS_UNAVAILABLE &&
 		    r.status != GRPC_STATUS_DEADLINE_EXCEEDED &&
 		    r.status != GRPC_STATUS_CANCELLED;
-	if (alive)
+	/* Refused or reset: drop the channel, so the next probe dials at once
+	 * instead of sitting out gRPC's reconnect backoff. A timeout keeps it:
+	 * its connection (attempt) is still the best bet, and a new channel
+	 * per probe would pile up half-open connections to a wedged JVM. */
+	if (rc == 0 && (alive || r.status == GRPC_STATUS_DEADLINE_EXCEEDED))
 		channel_put(ch, target);
 	else
 		grpc_channel_destroy(ch);

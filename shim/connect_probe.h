@@ -7,9 +7,9 @@
  * Dead = no answer: connection refused/reset, no HTTP/2 handshake, or no
  * reply within the timeout (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED).
  *
- * The channel to the last host:port is cached and reused; a failed probe
+ * The channel to the last host:port is cached and reused; a refused probe
  * drops it so the next probe dials afresh instead of sitting in gRPC's
- * reconnect backoff. */
+ * reconnect backoff (a timed-out one keeps it: see connect_probe.c). */
 #ifndef SPARKSHIM_CONNECT_PROBE_H
 #define SPARKSHIM_CONNECT_PROBE_H
 

@@ -100,7 +100,7 @@ static int parse_timeout(const char *s, int *ms)
 
 static int parse_args(struct cli *c, int argc, char **argv)
 {
-	const char *pos[3];
+	const char *pos[3] = {NULL, NULL, NULL};
 	int npos = 0;
 	for (int i = 1; i < argc; i++) {
 		int missing = 0;

@@ -44,16 +44,18 @@ grpc_channel *rpc_channel_open(const char *addr)
 	 * faster for a probe every few seconds, and nothing to resolve. */
 	char target[320];
 	rpc_target(addr, target, sizeof(target));
-	/* GRPC_ARG_MIN_RECONNECT_BACKOFF_MS stays at its default on purpose:
-	 * gRPC also uses it as the connect+handshake timeout, and a busy JVM may
-	 * need more than a few hundred ms to answer the HTTP/2 preface. The call
-	 * deadline bounds every wait anyway. */
+	/* GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is also gRPC's connect+handshake
+	 * timeout: 5 s gives a busy JVM time to answer the HTTP/2 preface, yet
+	 * a wedged peer does not pin a half-open connection for the default
+	 * 20 s. Call deadlines bound every wait of ours anyway. */
 	grpc_arg args[] = {
 		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_ENABLE_HTTP_PROXY, .value.integer = 0},
 		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL,
 		 .value.integer = 1},
 		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
 		 .value.integer = 100},
+		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+		 .value.integer = 5000},
 		{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
 		 .value.integer = 1000},
 	};

@@ -200,6 +200,17 @@ static inline void tl_sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* End of a test binary: channels and subchannels are torn down
+ * asynchronously by gRPC's executor and grpc_shutdown_blocking() does not
+ * wait for that; give it a moment so valgrind/LSan see an idle library
+ * rather than objects still being freed. Pairs with a grpc_init() at the
+ * start of main. */
+static inline void tl_grpc_quiesce(void)
+{
+	tl_sleep_ms(500);
+	grpc_shutdown_blocking();
+}
+
 /* Poll until fn() == want or timeout; returns the last value. */
 static inline int tl_wait_for(int (*fn)(void), int want, int timeout_ms)
 {

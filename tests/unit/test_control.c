@@ -640,11 +640,9 @@ int main(void)
 		cmocka_unit_test_teardown(start_refusals, down),
 		cmocka_unit_test_teardown(bind_variants, down),
 	};
-	/* One outer gRPC reference for the whole run, dropped with
-	 * grpc_shutdown_blocking(): gRPC's executor threads are gone before
-	 * exit, so valgrind/LSan do not see threads still tearing down. */
+	/* One outer gRPC reference for the whole run (see tl_grpc_quiesce). */
 	grpc_init();
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	grpc_shutdown_blocking();
+	tl_grpc_quiesce();
 	return rc;
 }

@@ -290,11 +290,9 @@ int main(void)
 		cmocka_unit_test_teardown(many_concurrent_clients, down),
 		cmocka_unit_test_teardown(client_cancels_unary_deadline, down),
 	};
-	/* One outer gRPC reference for the whole run, dropped with
-	 * grpc_shutdown_blocking(): gRPC's executor threads are gone before
-	 * exit, so valgrind/LSan do not see threads still tearing down. */
+	/* One outer gRPC reference for the whole run (see tl_grpc_quiesce). */
 	grpc_init();
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	grpc_shutdown_blocking();
+	tl_grpc_quiesce();
 	return rc;
 }
