@@ -109,7 +109,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
 FUZZ_LIB     := shim/health_service.c shim/control_service.c shim/ctl_reply.c shim/event_log.c \
                 shim/ctl_addr.c launcher/lifecycle.c launcher/engine_info.c launcher/events.c \
-                launcher/log.c tests/fuzz/stubs.c
+                launcher/log.c launcher/clock.c tests/fuzz/stubs.c
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 fuzz: $(FUZZ_BINS)

@@ -12,6 +12,7 @@
  * Spark classes are loaded through the context class loader of Java's main
  * thread: SparkSubmit puts --jars/--packages (the Spark 3.5 connect jar) in a
  * child loader there, which the system loader cannot see. */
+#include "launcher/clock.h"
 #include "jni/jvm_host.h"
 
 #include <dlfcn.h>
@@ -70,11 +71,7 @@ static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
 
 static void init_cv(void)
 {
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&H.cv, &a);
-	pthread_condattr_destroy(&a);
+	cond_init_monotonic(&H.cv);
 }
 
 /* ---- VM hooks (run inside the VM's exit/crash paths: no JNI here) ---- */
@@ -364,14 +361,7 @@ static int op_call(enum op_type type, int64_t arg, const char *str, struct op *c
 			snprintf(copy->err, sizeof(copy->err), "the JVM is not running");
 		return -1;
 	}
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	struct timespec dl = deadline_after(CLOCK_MONOTONIC, timeout_ms);
 	pthread_mutex_lock(&H.mu);
 	while (!op->done)
 		if (pthread_cond_timedwait(&H.cv, &H.mu, &dl) == ETIMEDOUT)
@@ -691,14 +681,7 @@ int jvm_thread_dump(int wait_ms)
 	if (rc != 0)
 		return -1;
 	if (wait_ms > 0) {
-		struct timespec dl;
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_sec += wait_ms / 1000;
-		dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-		if (dl.tv_nsec >= 1000000000L) {
-			dl.tv_sec++;
-			dl.tv_nsec -= 1000000000L;
-		}
+		struct timespec dl = deadline_after(CLOCK_MONOTONIC, wait_ms);
 		pthread_mutex_lock(&H.mu);
 		while (H.dumps_done == before)
 			if (pthread_cond_timedwait(&H.cv, &H.mu, &dl) == ETIMEDOUT)

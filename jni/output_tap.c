@@ -1,3 +1,4 @@
+#include "launcher/clock.h"
 #include "jni/output_tap.h"
 
 #include <ctype.h>
@@ -183,14 +184,7 @@ void output_tap_stop(int timeout_ms)
 	/* Replacing fd 2 closes the pipe's last write end (children that
 	 * inherited it aside), so the reader sees EOF after the backlog. */
 	dup2(real_fd, 2);
-	struct timespec dl;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	struct timespec dl = deadline_after(CLOCK_REALTIME, timeout_ms);
 	pthread_mutex_lock(&mu);
 	while (!finished)
 		if (pthread_cond_timedwait(&done_cv, &mu, &dl) == ETIMEDOUT)

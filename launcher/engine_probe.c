@@ -1,3 +1,4 @@
+#include "launcher/clock.h"
 #include "launcher/engine_probe.h"
 
 #include <errno.h>
@@ -23,20 +24,6 @@ static pthread_t thread;
 static struct probe_cfg cfg;
 static int64_t last_alive;
 
-int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t epoch_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 int64_t probe_last_alive_ms(void)
 {
 	pthread_mutex_lock(&mu);
@@ -48,14 +35,7 @@ int64_t probe_last_alive_ms(void)
 /* Wait ms or until probe_stop()/probe_quiesce(); returns 0 when asked to stop. */
 static int pause_ms(int64_t ms)
 {
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += ms / 1000;
-	dl.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	struct timespec dl = deadline_after(CLOCK_MONOTONIC, ms);
 	pthread_mutex_lock(&mu);
 	while (running && !quiesce && !nudged)
 		if (pthread_cond_timedwait(&cv, &mu, &dl) == ETIMEDOUT)
@@ -194,11 +174,7 @@ static void *probe_main(void *arg)
 
 int probe_start(const struct probe_cfg *c)
 {
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&cv, &a);
-	pthread_condattr_destroy(&a);
+	cond_init_monotonic(&cv);
 	cfg = *c;
 	running = 1;
 	if (pthread_create(&thread, NULL, probe_main, NULL) != 0) {
@@ -210,14 +186,7 @@ int probe_start(const struct probe_cfg *c)
 
 void probe_quiesce(int timeout_ms)
 {
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	struct timespec dl = deadline_after(CLOCK_MONOTONIC, timeout_ms);
 	pthread_mutex_lock(&mu);
 	quiesce = 1;
 	pthread_cond_broadcast(&cv);

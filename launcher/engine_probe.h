@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "launcher/clock.h"
+
 struct probe_cfg {
 	char host[256];            /* where to probe the connect port (loopback normally) */
 	int64_t interval_ms;       /* liveness probe period */
@@ -23,10 +25,8 @@ void probe_stop(void);                         /* stop and forget the thread */
 void probe_quiesce(int timeout_ms);
 /* Monotonic ms of the last probe that found the port answering (0 = never). */
 int64_t probe_last_alive_ms(void);
-int64_t monotonic_ms(void);
 struct engine_info;
 /* Fold a fresh jvm_activity into engine_info (engine_info_update callback). */
 void engine_activity_update(struct engine_info *e, void *activity);
-int64_t epoch_ms(void);
 
 #endif

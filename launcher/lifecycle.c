@@ -1,3 +1,4 @@
+#include "launcher/clock.h"
 #include "launcher/lifecycle.h"
 
 #include <errno.h>
@@ -38,11 +39,7 @@ static int n_listeners;
 static void init_cv(void)
 {
 	/* CLOCK_MONOTONIC so waits are immune to wall-clock jumps. */
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&cv, &a);
-	pthread_condattr_destroy(&a);
+	cond_init_monotonic(&cv);
 }
 
 const char *state_name(enum shim_state st)
@@ -128,16 +125,7 @@ uint64_t lifecycle_generation(void)
 enum shim_state lifecycle_wait_change(uint64_t *gen, int timeout_ms)
 {
 	pthread_once(&cv_once, init_cv);
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	if (timeout_ms >= 0) {
-		deadline.tv_sec += timeout_ms / 1000;
-		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-	}
+	struct timespec deadline = deadline_after(CLOCK_MONOTONIC, timeout_ms < 0 ? 0 : timeout_ms);
 	pthread_mutex_lock(&mu);
 	while (generation == *gen) {
 		int rc = timeout_ms < 0 ? pthread_cond_wait(&cv, &mu)

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "launcher/clock.h"
 #include "control.pb-c.h"
 #include "jni/jvm_host.h"
 #include "launcher/engine_info.h"
@@ -29,13 +30,6 @@ static ctl_set_log_level_fn set_log_level_fn = jvm_set_log_level;
 void control_set_log_level_hook(ctl_set_log_level_fn fn)
 {
 	set_log_level_fn = fn ? fn : jvm_set_log_level;
-}
-
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 static void status(const uint8_t *req, size_t len, struct ctl_reply *out)
@@ -59,7 +53,7 @@ static void status(const uint8_t *req, size_t len, struct ctl_reply *out)
 	s.state = proto_state(lifecycle_state());
 	s.pid = (int32_t)info.pid;
 	s.start_time_ms = info.start_epoch_ms;
-	s.uptime_ms = info.start_epoch_ms > 0 ? now_ms() - info.start_epoch_ms : 0;
+	s.uptime_ms = info.start_epoch_ms > 0 ? epoch_ms() - info.start_epoch_ms : 0;
 	s.connect_endpoint = endpoint;
 	s.connect_alive = info.connect_alive != 0;
 	s.spark_version = info.spark_version;
@@ -245,7 +239,7 @@ static int events_next(void *state, uint8_t **msg, size_t *len)
 		snprintf(reason, sizeof(reason), "%llu event(s) dropped",
 			 (unsigned long long)(gap_to - es->after));
 		ev.seq = gap_to;
-		ev.time_ms = now_ms();
+		ev.time_ms = epoch_ms();
 		ev.kind = SPARKSHIM__V1__EVENT__KIND__KIND_GAP;
 		ev.reason = reason;
 	} else {
@@ -267,7 +261,7 @@ static int events_final(void *state, uint8_t **msg, size_t *len)
 	struct events_stream *es = state;
 	Sparkshim__V1__Event ev = SPARKSHIM__V1__EVENT__INIT;
 	ev.seq = es->after;
-	ev.time_ms = now_ms();
+	ev.time_ms = epoch_ms();
 	ev.kind = SPARKSHIM__V1__EVENT__KIND__KIND_END_OF_STREAM;
 	ev.reason = (char *)"control server stopping";
 	return pack_event(&ev, msg, len) < 0 ? 0 : 1;

@@ -1,3 +1,4 @@
+#include "launcher/clock.h"
 #include "shim/event_log.h"
 
 #include <pthread.h>
@@ -9,13 +10,6 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct event_rec ring[EVENT_LOG_SIZE];
 static uint64_t last_seq; /* seq of the newest entry; entry i lives at i % SIZE */
 static int attached;
-
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void on_transition(enum shim_state from, enum shim_state to, const char *reason,
 			  void *arg)
@@ -59,7 +53,7 @@ void event_log_append(int from, int to, const char *reason)
 	uint64_t seq = ++last_seq;
 	struct event_rec *e = &ring[seq % EVENT_LOG_SIZE];
 	e->seq = seq;
-	e->time_ms = now_ms();
+	e->time_ms = epoch_ms();
 	e->from = from;
 	e->to = to;
 	snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "");

@@ -22,6 +22,7 @@
  * wants concurrent start_batch calls on one call serialized. Unary calls
  * are touched by one thread at a time (a CQ thread, or the worker it hands
  * the call to) and need no lock. */
+#include "launcher/clock.h"
 #include "shim/grpc_server.h"
 
 #include <errno.h>
@@ -109,11 +110,7 @@ static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
 
 static void init_cv(void)
 {
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&srv.cv, &a);
-	pthread_condattr_destroy(&a);
+	cond_init_monotonic(&srv.cv);
 }
 
 /* ---- threads ---------------------------------------------------------- */
@@ -749,14 +746,7 @@ int ctl_server_start(const struct ctl_server_opts *o, char *bound, size_t boundl
  * forever. 1 = true, 0 = timed out. */
 static int wait_until(int (*cond)(void), int timeout_ms)
 {
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
+	struct timespec dl = deadline_after(CLOCK_MONOTONIC, timeout_ms);
 	pthread_mutex_lock(&srv.mu);
 	int rc = 0;
 	while (!(rc = cond())) {

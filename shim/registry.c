@@ -13,6 +13,7 @@
  *  - Only the monitor (and registry_close, after joining it) closes a
  *    handle; other threads borrow the current one with zh_users held so it
  *    cannot be closed under them. */
+#include "launcher/clock.h"
 #include "shim/registry.h"
 
 #include <errno.h>
@@ -83,11 +84,7 @@ static struct {
 
 static void init_cv(void)
 {
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&cv, &a);
-	pthread_condattr_destroy(&a);
+	cond_init_monotonic(&cv);
 }
 
 static void wait_until(int64_t deadline_ms)
@@ -156,7 +153,7 @@ static void session_watcher(zhandle_t *zh, int type, int state, const char *path
 		} else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
 			R.ev_expired = 1;
 		} else if (!R.disconnected_since) {
-			R.disconnected_since = zkop_now_ms();
+			R.disconnected_since = monotonic_ms();
 		}
 		pthread_cond_broadcast(&cv);
 	}
@@ -205,7 +202,7 @@ static zhandle_t *open_handle(char *err, size_t errlen)
 	R.zh_gen = gen; /* before init: the watcher may run before init returns */
 	R.zstate = ZOO_CONNECTING_STATE;
 	if (!R.disconnected_since)
-		R.disconnected_since = zkop_now_ms();
+		R.disconnected_since = monotonic_ms();
 	pthread_mutex_unlock(&mu);
 
 	zhandle_t *zh = zookeeper_init2(R.cfg.addresses, session_watcher, R.cfg.session_timeout_ms,
@@ -276,7 +273,7 @@ static int wait_connected(int64_t deadline, char *err, size_t errlen)
 			rc = -1;
 			break;
 		}
-		if (zkop_now_ms() >= deadline) {
+		if (monotonic_ms() >= deadline) {
 			snprintf(err, errlen,
 				 "could not connect to ZooKeeper at %s within %d ms "
 				 "(kyuubi.ha.zookeeper.connection.timeout)",
@@ -366,7 +363,7 @@ static int create_node(zhandle_t *zh, int64_t deadline, char *out, size_t outlen
 		int f = find_own_node(zh, deadline, out, outlen);
 		if (f == 1)
 			return 0;
-		if (f < 0 && zkop_now_ms() >= deadline) {
+		if (f < 0 && monotonic_ms() >= deadline) {
 			snprintf(err, errlen, "cannot create %s: connection lost", R.prefix);
 			return -1;
 		}
@@ -398,7 +395,7 @@ static int do_register(int64_t deadline, char *err, size_t errlen)
 	if (R.stopping || !copy) {
 		/* Deregistered meanwhile: our fresh node must not survive. */
 		pthread_mutex_unlock(&mu);
-		zkop_delete(zh, path, zkop_now_ms() + R.cfg.deregister_timeout_ms, NULL);
+		zkop_delete(zh, path, monotonic_ms() + R.cfg.deregister_timeout_ms, NULL);
 		snprintf(err, errlen, "%s", copy ? "deregistered while registering" : "out of memory");
 		free(copy);
 		return -1;
@@ -418,7 +415,7 @@ static int do_register(int64_t deadline, char *err, size_t errlen)
 		R.verify_at = 0;
 	} else if (rc != ZOK) {
 		R.ev_rearm = 1; /* the monitor keeps trying to watch it */
-		R.rearm_at = zkop_now_ms() + 1000;
+		R.rearm_at = monotonic_ms() + 1000;
 	}
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
@@ -461,7 +458,7 @@ static void verify_deleted_locked(void)
 	zhandle_t *zh = R.zh; /* only this thread closes handles */
 	pthread_mutex_unlock(&mu);
 	int rc = path ? zkop_exists(zh, path, node_watcher, (void *)gen, NULL,
-				    zkop_now_ms() + R.cfg.connect_timeout_ms, &aborting)
+				    monotonic_ms() + R.cfg.connect_timeout_ms, &aborting)
 		      : ZSYSTEMERROR;
 	free(path);
 	pthread_mutex_lock(&mu);
@@ -474,7 +471,7 @@ static void verify_deleted_locked(void)
 		R.delete_unverified = 1; /* the session watcher re-triggers or expiry decides */
 	else if (rc != ZOK) {
 		R.ev_deleted = 1; /* other error on a live session: ask again shortly */
-		R.verify_at = zkop_now_ms() + 1000;
+		R.verify_at = monotonic_ms() + 1000;
 	}
 }
 
@@ -533,7 +530,7 @@ static void remove_stale_locked(void)
 	}
 	pthread_mutex_unlock(&mu);
 	zhandle_t *zh = borrow();
-	int rc = zh ? zkop_delete(zh, stale, zkop_now_ms() + R.cfg.deregister_timeout_ms, &aborting)
+	int rc = zh ? zkop_delete(zh, stale, monotonic_ms() + R.cfg.deregister_timeout_ms, &aborting)
 		    : ZINVALIDSTATE;
 	if (zh)
 		give_back();
@@ -552,7 +549,7 @@ static void reregister_locked(void)
 	if (!may_recreate())
 		return;
 	/* Never try past the point where we give up (check_lost_locked). */
-	int64_t t0 = zkop_now_ms();
+	int64_t t0 = monotonic_ms();
 	int64_t deadline = t0 + R.cfg.connect_timeout_ms;
 	if (R.disconnected_since) {
 		int64_t lost_at = R.disconnected_since + reg_lost_budget_ms(&R.cfg, R.session_ms);
@@ -566,7 +563,7 @@ static void reregister_locked(void)
 	int rc = do_register(deadline, err, sizeof(err));
 	if (rc < 0)
 		drop_handle();
-	int64_t ms = zkop_now_ms() - t0;
+	int64_t ms = monotonic_ms() - t0;
 	pthread_mutex_lock(&mu);
 	if (rc == 0) {
 		log_info("re-registered with a new ZooKeeper session as %s (%lld ms)",
@@ -578,7 +575,7 @@ static void reregister_locked(void)
 		int wait = R.cfg.retry_base_ms > 100 ? R.cfg.retry_base_ms : 100;
 		log_warn("re-registration failed: %s; retrying in %d ms", err, wait);
 		R.reregister_pending = 1;
-		R.retry_at = zkop_now_ms() + wait;
+		R.retry_at = monotonic_ms() + wait;
 	}
 }
 
@@ -592,7 +589,7 @@ static void rearm_locked(void)
 	zhandle_t *zh = R.zh; /* only this thread closes handles */
 	pthread_mutex_unlock(&mu);
 	int rc = path ? zkop_exists(zh, path, node_watcher, (void *)gen, NULL,
-				    zkop_now_ms() + R.cfg.connect_timeout_ms, &aborting)
+				    monotonic_ms() + R.cfg.connect_timeout_ms, &aborting)
 		      : ZSYSTEMERROR;
 	free(path);
 	pthread_mutex_lock(&mu);
@@ -603,7 +600,7 @@ static void rearm_locked(void)
 		R.verify_at = 0;
 	} else if (rc != ZOK) {
 		R.ev_rearm = 1;
-		R.rearm_at = zkop_now_ms() + 1000;
+		R.rearm_at = monotonic_ms() + 1000;
 	}
 }
 
@@ -630,7 +627,7 @@ static void *monitor_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&mu);
 	while (!R.quit) {
-		int64_t now = zkop_now_ms();
+		int64_t now = monotonic_ms();
 		if (R.ev_deleted && now >= R.verify_at) {
 			R.ev_deleted = 0;
 			verify_deleted_locked();
@@ -818,7 +815,7 @@ int registry_register(const struct reg_endpoint *ep, char *err, size_t errlen)
 	pthread_mutex_unlock(&mu);
 
 	publish(REG_PENDING, "");
-	int64_t t0 = zkop_now_ms();
+	int64_t t0 = monotonic_ms();
 	if (do_register(t0 + R.cfg.connect_timeout_ms, err, errlen) < 0) {
 		drop_handle();
 		pthread_mutex_lock(&mu);
@@ -827,7 +824,7 @@ int registry_register(const struct reg_endpoint *ep, char *err, size_t errlen)
 		publish(REG_FAILED, "");
 		return -1;
 	}
-	int64_t ms = zkop_now_ms() - t0;
+	int64_t ms = monotonic_ms() - t0;
 
 	pthread_mutex_lock(&mu);
 	int prc = pthread_create(&R.monitor, NULL, monitor_main, NULL);
@@ -884,9 +881,9 @@ int registry_deregister(void)
 	R.dereg_busy = 1;
 	pthread_mutex_unlock(&mu);
 
-	int64_t t0 = zkop_now_ms();
+	int64_t t0 = monotonic_ms();
 	int zrc = zkop_delete(zh, path, t0 + R.cfg.deregister_timeout_ms, NULL);
-	int64_t ms = zkop_now_ms() - t0;
+	int64_t ms = monotonic_ms() - t0;
 	int rc = zrc == ZOK || zrc == ZNONODE ? 0 : -1;
 	if (rc == 0) {
 		log_info("deregistered %s (%lld ms)", path, (long long)ms);
@@ -914,7 +911,7 @@ static void delete_namespace(void)
 	zhandle_t *zh = borrow();
 	if (!zh)
 		return;
-	int64_t deadline = zkop_now_ms() + R.cfg.deregister_timeout_ms;
+	int64_t deadline = monotonic_ms() + R.cfg.deregister_timeout_ms;
 	const char *ns = R.cfg.namespace_path;
 	char **names = NULL;
 	int rc = zkop_children(zh, ns, &names, deadline, NULL);

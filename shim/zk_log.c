@@ -1,3 +1,4 @@
+#include "launcher/clock.h"
 #include "shim/zk_log.h"
 
 #include <pthread.h>
@@ -60,13 +61,6 @@ static pthread_mutex_t repeat_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct repeat_slot slots[REPEAT_SLOTS];
 static uint64_t print_count;
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void zk_log_forward(const char *line)
 {
 	enum log_level lvl;
@@ -80,7 +74,7 @@ void zk_log_forward(const char *line)
 	if (n == 0)
 		return;
 	size_t key = n < REPEAT_KEY ? n : REPEAT_KEY;
-	int64_t now = now_ms();
+	int64_t now = monotonic_ms();
 	/* What to print besides the message, decided under the lock. */
 	char evicted[REPEAT_KEY + 1] = "";
 	long evicted_count = 0, repeats = 0;

@@ -1,3 +1,4 @@
+#include "launcher/clock.h"
 #include "shim/zk_ops.h"
 
 #include <errno.h>
@@ -5,13 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-int64_t zkop_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* One outstanding call. Two owners: the waiter and the completion; the last
  * one to let go frees it, so a late completion never touches freed memory. */
@@ -31,11 +25,7 @@ static struct zkop *op_new(void)
 	struct zkop *op = calloc(1, sizeof(*op));
 	if (!op)
 		return NULL;
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&op->cv, &a);
-	pthread_condattr_destroy(&a);
+	cond_init_monotonic(&op->cv);
 	pthread_mutex_init(&op->mu, NULL);
 	op->refs = 2;
 	return op;
@@ -135,7 +125,7 @@ static int op_wait(struct zkop *op, int issue_rc, int64_t deadline, const atomic
 	}
 	pthread_mutex_lock(&op->mu);
 	while (!op->done) {
-		int64_t now = zkop_now_ms();
+		int64_t now = monotonic_ms();
 		if (now >= deadline || (abort && atomic_load(abort)))
 			break;
 		int64_t until = deadline;

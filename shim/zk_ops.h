@@ -16,7 +16,6 @@
 #include <stdint.h>
 #include <zookeeper/zookeeper.h>
 
-int64_t zkop_now_ms(void); /* CLOCK_MONOTONIC milliseconds */
 
 /* Create; the actual path (with the sequence suffix) goes to out. */
 int zkop_create(zhandle_t *zh, const char *path, const char *data, int datalen,
