@@ -33,7 +33,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 STANDIN   := $(BUILD)/spark-home
 STANDIN_SRCS := $(shell find tests/standin -type f 2>/dev/null)
 
-.PHONY: all deps test unit integration standin install bench asan valgrind fuzz fuzz-smoke clean help
+.PHONY: all deps test unit integration standin install install-standin run bench asan valgrind fuzz fuzz-smoke clean help
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -48,7 +48,7 @@ help:
 	@echo "make valgrind    unit tests under valgrind"
 	@echo "make fuzz        libFuzzer runs of the control request decoders (FUZZ_SECONDS=60 each)"
 	@echo "make bench       benchmarks; figures go to $(BUILD)/bench/results.txt"
-	@echo "make install     install into \$$(DESTDIR)\$$(PREFIX)"
+	@echo "make install     install into \$$(DESTDIR)\$$(PREFIX) (install-standin: the stand-in Spark home too)"
 
 deps:
 	scripts/install-deps.sh
@@ -132,6 +132,15 @@ install: $(BUILD)/sparkshim
 	install -m 0755 scripts/spark-submit-wrapper.sh $(DESTDIR)$(PREFIX)/libexec/sparkshim/spark-submit-wrapper.sh
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/sparkshim/README.md
 	for d in docs/*.md; do [ -f "$$d" ] && install -m 0644 "$$d" $(DESTDIR)$(PREFIX)/share/doc/sparkshim/; done; true
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0644 scripts/systemd/sparkshim@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+
+# The stand-in Spark home, for trying sparkshim out without a real Spark
+# (the binary finds it in PREFIX/share/sparkshim/spark-home).
+install-standin: standin
+	install -d $(DESTDIR)$(PREFIX)/share/sparkshim
+	rm -rf $(DESTDIR)$(PREFIX)/share/sparkshim/spark-home
+	cp -a $(STANDIN) $(DESTDIR)$(PREFIX)/share/sparkshim/spark-home
 
 clean:
 	rm -rf build build-asan

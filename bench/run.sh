@@ -1,15 +1,19 @@
 #!/bin/sh
 # make bench: every benchmark appends its figures to $OUT.
+# RUNS (default 5) runs per figure; HEALTH_SECONDS (default 10) per load pass.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 OUT=${OUT:-$BUILD/bench/results.txt}
+RUNS=${RUNS:-5}
 mkdir -p "$(dirname "$OUT")"
 {
 	echo "== sparkshim bench $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(uname -r)"
 } >"$OUT"
-export SPARKSHIM_BIN="$PWD/$BUILD/sparkshim" SPARKSHIM_STANDIN="$PWD/$BUILD/spark-home"
-/usr/bin/python3 bench/startup.py --runs "${RUNS:-5}" --out "$OUT"
+export BUILD SPARKSHIM_BIN="$PWD/$BUILD/sparkshim" SPARKSHIM_STANDIN="$PWD/$BUILD/spark-home"
+/usr/bin/python3 bench/startup.py --runs "$RUNS" --out "$OUT"
+/usr/bin/python3 bench/health_busy.py --runs "$RUNS" --seconds "${HEALTH_SECONDS:-10}" --out "$OUT"
+/usr/bin/python3 bench/registration.py --runs "$RUNS" --out "$OUT"
 for b in bench/bench_*.sh; do
 	[ -x "$b" ] && "$b" "$OUT"
 done

@@ -70,8 +70,10 @@ void shim_hook_exit(int status)
 				 exc[0] ? ": " : "", exc);
 		if (strstr(exc, "OutOfMemoryError"))
 			exit_now(EXIT_JVM_OOM, "the JVM ran out of memory while Spark started: %s", exc);
-		exit_now(EXIT_SPARK_START, "Spark failed to start: System.exit(%d)%s%s", status,
-			 exc[0] ? " after " : "", exc);
+		if (exc[0])
+			exit_now(EXIT_SPARK_START, "Spark failed to start: %s (then System.exit(%d))",
+				 exc, status);
+		exit_now(EXIT_SPARK_START, "Spark failed to start: System.exit(%d)", status);
 	}
 	exit_now(status & 0xff, "Spark called System.exit(%d); the engine stops with its status",
 		 status);

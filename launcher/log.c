@@ -4,6 +4,9 @@
 #include <time.h>
 
 static enum log_level min_level = LOG_INFO;
+static const char *error_tag;
+
+void log_set_error_tag(const char *tag) { error_tag = tag; }
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 
 void log_set_level(enum log_level min) { min_level = min; }
@@ -38,11 +41,13 @@ void die_msg(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
+	char msg[2048];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	flockfile(stderr);
-	fputs("sparkshim: error: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	if (error_tag)
+		fprintf(stderr, "%s: %s\n", error_tag, msg);
+	fprintf(stderr, "sparkshim: error: %s\n", msg);
 	fflush(stderr);
 	funlockfile(stderr);
-	va_end(ap);
 }

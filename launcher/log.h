@@ -21,4 +21,9 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
 /* The one-line user-facing error: "sparkshim: error: <msg>" on stderr. */
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Launched by a gateway: also repeat each error as "<tag>: <msg>" (e.g.
+ * "sparkshim.EngineStartException"), because Kyuubi's engine-log reader
+ * builds the launch error from lines containing "Exception:". */
+void log_set_error_tag(const char *tag);
+
 #endif

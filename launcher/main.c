@@ -35,6 +35,10 @@ static int parse_command_line(int argc, char **argv)
 		die_msg("%s", err);
 		return EXIT_USAGE;
 	}
+	for (size_t i = 0; i < S.cli.spark_args.n; i++)
+		if (strstr(S.cli.spark_args.v[i], "spark.kyuubi.ha.engine.ref.id=") ||
+		    strstr(S.cli.spark_args.v[i], "spark.kyuubi.ha.addresses="))
+			log_set_error_tag("sparkshim.EngineStartException");
 	return 0;
 }
 

@@ -157,3 +157,13 @@ def test_spark35_needs_connect_jar(engines):
     port = e.wait_ready()["connect_port"]
     assert config_call(port)
     assert e.stop() == 0
+
+
+def test_gateway_launch_errors_carry_exception_line(engines):
+    """Kyuubi builds its launch error from engine-log lines with "Exception:"."""
+    e = engines(loopback_args(extra=["--conf", "spark.kyuubi.ha.engine.ref.id=r-1",
+                                     "--conf", "spark.standin.startup.fault=exit"]))
+    assert e.wait_exit(60) == EXIT_SPARK_START
+    lines = [l for l in e.stderr().splitlines() if "Exception: " in l]
+    assert any(l.startswith("sparkshim.EngineStartException: Spark failed to start")
+               for l in lines), e.stderr()[-2000:]

@@ -268,3 +268,28 @@ def test_expired_submit_time_refuses_to_start(zk, gateway):
     assert e.wait(timeout=60) == EXIT_SUBMIT_EXPIRED, e.text()[-4000:]
     assert "kyuubi.session.engine.initialize.timeout" in e.text()
     assert nodes_with(zk.port, e.ns, f"refId={e.ref}") == []
+
+
+def test_sighup_reregisters(zk, gateway):
+    e = gateway()
+    name, host, port = e.discover(zk)
+    e.proc.send_signal(signal.SIGHUP)
+    new = wait_for(lambda: [n for n in nodes_with(zk.port, e.ns, f"refId={e.ref}") if n != name],
+                   30, "a new node after SIGHUP")
+    assert len(new) == 1 and new[0].startswith(f"serverUri={host}:{port};")
+    with ZkClient(zk.port) as c:
+        assert c.exists(f"{e.ns}/{name}") is None
+    assert "SIGHUP: re-registering with the gateway" in e.text()
+    config_call(host, port, e.user)
+    e.proc.send_signal(signal.SIGTERM)
+    assert e.wait() == 0, e.text()[-4000:]
+
+
+def test_startup_failure_is_reported_for_the_gateway(zk, gateway):
+    e = gateway(extra=[("spark.standin.startup.fault", "exception")])
+    assert e.wait() == 69
+    # Kyuubi's engine-log reader picks lines with "Exception:".
+    text = e.text()
+    assert "sparkshim.EngineStartException: Spark failed to start: " \
+           "java.lang.IllegalStateException: standin: injected startup failure" in text, text[-3000:]
+    assert not nodes_with(zk.port, e.ns, f"refId={e.ref}")
