@@ -78,11 +78,6 @@ static void set_host(struct engine_info *e, void *arg)
 	snprintf(e->connect_host, sizeof(e->connect_host), "%s", (const char *)arg);
 }
 
-static void set_control(struct engine_info *e, void *arg)
-{
-	snprintf(e->control_endpoint, sizeof(e->control_endpoint), "%s", (const char *)arg);
-}
-
 static void start_control(struct shim *s)
 {
 	const char *want = s->settings.control_address;
@@ -91,7 +86,7 @@ static void start_control(struct shim *s)
 	char addr[320], bound[320], err[512];
 	int is_default = strcmp(want, "127.0.0.1:+1") == 0;
 	if (is_default)
-		snprintf(addr, sizeof(addr), "127.0.0.1:%d", s->connect_port + 1);
+		snprintf(addr, sizeof(addr), "127.0.0.1:%d", s->connect_port < 65535 ? s->connect_port + 1 : 0);
 	else
 		snprintf(addr, sizeof(addr), "%s", want);
 	struct ctl_server_opts o = {.bind = addr, .token = s->settings.control_token, .max_message = 0};
@@ -105,8 +100,7 @@ static void start_control(struct shim *s)
 		fail(s, errno == EADDRINUSE ? EXIT_PORT_IN_USE : EXIT_USAGE, "control endpoint: %s", err);
 		return;
 	}
-	engine_info_update(set_control, bound);
-	log_info("health/control gRPC endpoint at %s", bound);
+	/* ctl_server_start published `bound` in engine_info and logged it. */
 }
 
 static void on_connect_port(struct shim *s, int port)
