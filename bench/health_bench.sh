@@ -12,6 +12,8 @@
 #   open    : a fixed offered rate (--rate) spread over the 64 clients
 #             -> latency percentiles at that load, measured from the
 #                scheduled send time
+# --rate R1,R2,... runs one open pass per rate: the first is named "open",
+# the others "open<R>" (e.g. a rate the server sustains, next to the goal).
 # Results are appended to --out as key=value lines, prefixed by the pass.
 set -eu
 
@@ -54,4 +56,12 @@ run_pass() {
 echo "# health_bench $(date -u +%Y-%m-%dT%H:%M:%SZ) address=$ADDRESS cpus=$(nproc)" >>"$OUT"
 run_pass closed
 run_pass mux --channels 8
-run_pass open --rate "$RATE"
+first=1
+for r in $(echo "$RATE" | tr ',' ' '); do
+	if [ $first = 1 ]; then
+		run_pass open --rate "$r"
+		first=0
+	else
+		run_pass "open$r" --rate "$r"
+	fi
+done

@@ -31,6 +31,10 @@ from sparkconnect_wire import Client  # noqa: E402
 # apart, one after another on one session.
 RESPONSES, SIZE, DELAY_MS = 1000, 64 * 1024, 1
 GOAL_RPS, GOAL_P99_MS = 20000, 2.0
+# A second open-loop pass at a rate the server sustains: its p99 is the
+# latency of a loaded but not overloaded server (past capacity the open-loop
+# latency only grows with the pass length).
+LOW_RATE = 5000
 # Threads of the sparkshim process that are not the JVM's: the main thread
 # and others named sparkshim, and gRPC C core's (health + control service).
 NATIVE = ("sparkshim", "event_engine", "grpc_global_tim", "timer_manager",
@@ -132,7 +136,7 @@ def parse(path):
     return out
 
 
-def load(engine, tmp, tag, seconds, rate, stream=None):
+def load(engine, tmp, tag, seconds, rates, stream=None):
     out = os.path.join(tmp, "health-%s.txt" % tag)
     j0, n0 = thread_cpu(engine.pid)
     m0, w0 = machine_cpu(), time.monotonic()
@@ -140,7 +144,7 @@ def load(engine, tmp, tag, seconds, rate, stream=None):
     s0 = (stream.responses, stream.bytes) if stream else (0, 0)
     env = dict(os.environ, BUILD=os.environ.get("BUILD", "build"))
     subprocess.run([os.path.join(HERE, "health_bench.sh"), "--address", engine.control_address,
-                    "--out", out, "--seconds", str(seconds), "--rate", str(rate)],
+                    "--out", out, "--seconds", str(seconds), "--rate", rates],
                    cwd=ROOT, env=env, check=True, timeout=30 * seconds + 300)
     wall = time.monotonic() - w0
     j1, n1 = thread_cpu(engine.pid)
@@ -156,7 +160,7 @@ def load(engine, tmp, tag, seconds, rate, stream=None):
     return res
 
 
-def one_run(seconds, rate, idle):
+def one_run(seconds, rates, idle):
     with tempfile.TemporaryDirectory(prefix="sparkshim-bench-") as tmp:
         e = Engine(tmp, loopback_args())
         stream = None
@@ -164,10 +168,10 @@ def one_run(seconds, rate, idle):
             e.wait_ready(timeout=120)
             results = {}
             if idle:
-                results["idle"] = load(e, tmp, "idle", seconds, rate)
+                results["idle"] = load(e, tmp, "idle", seconds, rates)
             stream = BusyStream(e.connect_port)
             stream.start()
-            results["busy"] = load(e, tmp, "busy", seconds, rate, stream)
+            results["busy"] = load(e, tmp, "busy", seconds, rates, stream)
             results["busy"]["stream"]["errors"] = len(stream.errors)
             stream.stop()
             stream = None
@@ -193,9 +197,11 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rate", type=int, default=GOAL_RPS)
+    ap.add_argument("--low-rate", type=int, default=LOW_RATE, help="0: no second open pass")
     ap.add_argument("--no-idle", action="store_true", help="skip the idle-JVM comparison")
     a = ap.parse_args()
-    runs = [one_run(a.seconds, a.rate, not a.no_idle) for _ in range(a.runs)]
+    rates = str(a.rate) + (",%d" % a.low_rate if a.low_rate > 0 else "")
+    runs = [one_run(a.seconds, rates, not a.no_idle) for _ in range(a.runs)]
     states = ["busy"] if a.no_idle else ["idle", "busy"]
     clients = int(med(runs, "busy", "closed", "clients"))
     lines = ["health Check on the control port (bench/health_load, %d clients, %g s per pass, "
@@ -205,6 +211,8 @@ def main():
     passes = [("closed", "closed (%d conns)" % clients),
               ("mux", "mux (%d conns)" % int(med(runs, "busy", "mux", "channels"))),
               ("open", "open at %d/s" % a.rate)]
+    if a.low_rate > 0:
+        passes.append(("open%d" % a.low_rate, "open at %d/s" % a.low_rate))
     for st in states:
         for p, label in passes:
             lines.append("  %-5s %-20s %8.0f %8.3f %8.3f %9.3f  %6.0f"
@@ -215,7 +223,7 @@ def main():
         c = {k: statistics.median(r[st]["cpu"][k] for r in runs) for k in runs[0][st]["cpu"]}
         rest = c["machine"] - c["jvm"] - c["native"] - c["client"] - c["stream"]
         lines.append("  %-5s CPU, cores: shim %.2f (JVM threads %.2f, native %.2f), load generator "
-                     "%.2f, stream client %.2f, other processes + irq %.2f; busy %.2f of %d"
+                     "%.2f, stream client %.2f, other processes + irq %.2f; machine %.2f of %d"
                      % (st, c["jvm"] + c["native"], c["jvm"], c["native"], c["client"],
                         c["stream"], rest, c["machine"], os.cpu_count()))
     s = {k: statistics.median(r["busy"]["stream"][k] for r in runs) for k in ("rps", "mibps")}
@@ -224,12 +232,14 @@ def main():
                  % (RESPONSES, SIZE // 1024, DELAY_MS, s["rps"], s["mibps"],
                     sum(r["busy"]["stream"]["errors"] for r in runs)))
     for st in states:
-        rps, p99 = med(runs, st, "closed", "rps"), med(runs, st, "open", "p99_ms")
-        orps = med(runs, st, "open", "rps")
-        met = (rps >= GOAL_RPS and a.rate >= GOAL_RPS and orps >= 0.99 * a.rate
+        closed, mux = med(runs, st, "closed", "rps"), med(runs, st, "mux", "rps")
+        p99, orps = med(runs, st, "open", "p99_ms"), med(runs, st, "open", "rps")
+        met = (max(closed, mux) >= GOAL_RPS and a.rate >= GOAL_RPS and orps >= 0.99 * a.rate
                and p99 < GOAL_P99_MS)
-        lines.append("  %-5s goal %s: %.0f req/s max (closed), p99 %.3f ms at %.0f of %d req/s "
-                     "offered" % (st, "met" if met else "NOT met", rps, p99, orps, a.rate))
+        lines.append("  %-5s goal %s: max %.0f req/s on %d conns, %.0f on %s; %.0f/s offered: "
+                     "%.0f served, p99 %.3f ms"
+                     % (st, "met" if met else "NOT met", closed, clients, mux,
+                        passes[1][1].split("(")[1].rstrip(")"), a.rate, orps, p99))
     text = "\n".join(lines) + "\n"
     print(text, end="")
     with open(a.out, "a") as f:
