@@ -152,10 +152,19 @@ def test_spark35_needs_connect_jar(engines):
     line = error_line(e)
     assert "could not load the main class" in line and "--packages" in line, line
     jar = [j for j in os.listdir(CONNECT_JARS) if j.startswith("spark-connect_2.12")][0]
-    e = engines(loopback_args(extra=["--jars", os.path.join(CONNECT_JARS, jar)]),
+    e = engines(loopback_args(extra=["--jars", os.path.join(CONNECT_JARS, jar),
+                                     "--conf", "spark.standin.bind.address=127.0.0.1"]),
                 spark_home=STANDIN_35)
-    port = e.wait_ready()["connect_port"]
-    assert config_call(port)
+    st = e.wait_ready()
+    assert st["spark_version"] == "3.5.3" and config_call(st["connect_port"])
+    assert e.stop() == 0
+    # --packages, resolved offline from an Ivy directory like a warmed-up cache.
+    ivy = os.path.join(os.path.dirname(STANDIN), "connect-ivy")
+    e = engines(loopback_args(extra=["--packages", "org.apache.spark:spark-connect_2.12:3.5.3",
+                                     "--conf", "spark.jars.ivy=" + ivy,
+                                     "--conf", "spark.standin.bind.address=127.0.0.1"]),
+                spark_home=STANDIN_35)
+    assert config_call(e.wait_ready()["connect_port"])
     assert e.stop() == 0
 
 
