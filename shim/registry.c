@@ -443,6 +443,24 @@ static void on_deleted_locked(void)
 	pthread_mutex_lock(&mu);
 }
 
+/* exists() on our node, re-arming its watch, with mu released for the
+ * round trip (only this thread closes handles, so R.zh stays valid). Call
+ * with mu held and R.node, R.zh set; *gen gets the node generation asked
+ * about, to compare with R.node_gen afterwards. Returns the ZooKeeper rc. */
+static int node_exists_unlocked(uintptr_t *gen)
+{
+	char *path = strdup(R.node);
+	*gen = R.node_gen;
+	zhandle_t *zh = R.zh;
+	pthread_mutex_unlock(&mu);
+	int rc = path ? zkop_exists(zh, path, node_watcher, (void *)*gen, NULL,
+				    monotonic_ms() + R.cfg.connect_timeout_ms, &aborting)
+		      : ZSYSTEMERROR;
+	free(path);
+	pthread_mutex_lock(&mu);
+	return rc;
+}
+
 /* A NodeDeleted also arrives when our own session expired: the server
  * deletes the session's ephemeral node and tells the (frozen, partitioned)
  * client before closing its connection. Only a server that still answers
@@ -453,15 +471,8 @@ static void verify_deleted_locked(void)
 {
 	if (R.stopping || !R.node || !R.zh)
 		return;
-	char *path = strdup(R.node);
-	uintptr_t gen = R.node_gen;
-	zhandle_t *zh = R.zh; /* only this thread closes handles */
-	pthread_mutex_unlock(&mu);
-	int rc = path ? zkop_exists(zh, path, node_watcher, (void *)gen, NULL,
-				    monotonic_ms() + R.cfg.connect_timeout_ms, &aborting)
-		      : ZSYSTEMERROR;
-	free(path);
-	pthread_mutex_lock(&mu);
+	uintptr_t gen;
+	int rc = node_exists_unlocked(&gen);
 	if (gen != R.node_gen || R.stopping)
 		return;
 	if (rc == ZNONODE)
@@ -584,15 +595,8 @@ static void rearm_locked(void)
 	R.ev_rearm = 0;
 	if (!R.node || R.stopping || !R.zh)
 		return;
-	char *path = strdup(R.node);
-	uintptr_t gen = R.node_gen;
-	zhandle_t *zh = R.zh; /* only this thread closes handles */
-	pthread_mutex_unlock(&mu);
-	int rc = path ? zkop_exists(zh, path, node_watcher, (void *)gen, NULL,
-				    monotonic_ms() + R.cfg.connect_timeout_ms, &aborting)
-		      : ZSYSTEMERROR;
-	free(path);
-	pthread_mutex_lock(&mu);
+	uintptr_t gen;
+	int rc = node_exists_unlocked(&gen);
 	if (gen != R.node_gen)
 		return;
 	if (rc == ZNONODE) {

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from engine import (CONNECT_JARS, JDK_BIN, SHIM_BIN, STANDIN, STANDIN_35, config_call,
-                    free_port, loopback_args, no_process_left, port_open, wait_for)
+                    free_port, loopback_args, no_process_left, port_open)
 
 EXIT_USAGE, EXIT_BAD_SPARK_HOME, EXIT_NO_JAVA, EXIT_JVM_CREATE = 64, 66, 67, 68
 EXIT_SPARK_START, EXIT_PORT_IN_USE, EXIT_START_TIMEOUT = 69, 70, 71

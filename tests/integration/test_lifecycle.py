@@ -8,8 +8,6 @@ import socket
 import threading
 import time
 
-import pytest
-
 from engine import config_call, loopback_args, no_process_left, port_open, wait_for
 from sparkconnect_wire import Client
 

@@ -18,9 +18,10 @@ import uuid
 
 import pytest
 
-from zkclient import (EPHEMERAL, NOAUTH, PERM_ALL, PERM_READ, ZkClient, ZkError,
+from zkclient import (NOAUTH, PERM_ALL, PERM_READ, ZkClient, ZkError,
                       digest_id, nodes_with)
-from zkserver import ZkServer, free_port, zk  # noqa: F401  (fixture)
+from engine import wait_for
+from zkserver import free_port, zk  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VERSION = "1.10.0"
@@ -42,16 +43,6 @@ pytestmark = pytest.mark.skipif(
 LOG_LINE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARN|ERROR) sparkshim: ")
 
 
-def wait_for(pred, timeout, what, interval=0.05):
-    """Bounded poll; returns pred()'s truthy value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Driver:

@@ -18,6 +18,7 @@ import grpc
 import pytest
 
 from zkclient import ZkClient, nodes_with
+from engine import wait_for
 from zkserver import zk  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -50,15 +51,6 @@ pytestmark = [
 ]
 
 
-def wait_for(pred, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def port_open(host, port):
