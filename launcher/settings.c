@@ -9,17 +9,6 @@
 
 #define MIN 60000LL
 
-const char *kyuubi_conf(const struct conf *c, const char *name)
-{
-	char key[256];
-	snprintf(key, sizeof(key), "spark.kyuubi.%s", name);
-	const char *v = conf_get(c, key);
-	if (v)
-		return v;
-	snprintf(key, sizeof(key), "kyuubi.%s", name);
-	return conf_get(c, key);
-}
-
 static int merge(struct conf *m, const struct conf *cli, const char *file,
 		 const struct conf *spark, char *err, size_t errlen)
 {
@@ -46,21 +35,16 @@ nomem:
 	return -1;
 }
 
+/* A Kyuubi duration key through conf_get_duration, naming in errors the
+ * spelling that is actually set (spark.kyuubi.X wins over kyuubi.X). */
 static int kyuubi_duration(const struct conf *spark, const char *name, int64_t dflt,
 			   int64_t *out, char *err, size_t errlen)
 {
-	const char *v = kyuubi_conf(spark, name);
-	if (!v) {
-		*out = dflt;
-		return 0;
-	}
-	if (parse_duration_ms(v, out) < 0) {
-		snprintf(err, errlen,
-			 "spark.kyuubi.%s=%s: expected a duration (milliseconds or ISO-8601 like PT30M)",
-			 name, v);
-		return -1;
-	}
-	return 0;
+	char key[256];
+	snprintf(key, sizeof(key), "spark.kyuubi.%s", name);
+	if (!conf_get(spark, key))
+		snprintf(key, sizeof(key), "kyuubi.%s", name);
+	return conf_get_duration(spark, key, dflt, out, err, errlen);
 }
 
 static int read_token(const struct conf *m, char *out, size_t outlen, char *err, size_t errlen)

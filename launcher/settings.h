@@ -25,9 +25,6 @@ struct settings {
 	enum log_level log_level;
 };
 
-/* Value of Kyuubi key `name` (without prefix): spark.kyuubi.<name>, else kyuubi.<name>. */
-const char *kyuubi_conf(const struct conf *c, const char *name);
-
 /* 0 / -1 with a one-line error naming the bad key and value. */
 int settings_load(const struct conf *cli_shim, const char *config_file,
 		  const struct conf *spark_conf, struct settings *out, char *err, size_t errlen);

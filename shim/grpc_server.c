@@ -592,9 +592,12 @@ static void join_cq_threads(void)
 	srv.n_cq_threads = 0;
 }
 
-/* Undo a partial start: the server was created but never started, so no
- * call exists and cq_shutdown may follow server_destroy directly. */
-static void abort_start(void)
+/* Destroy the server and its queue and drop our gRPC reference. Used to
+ * undo a partial start (the server never started, so no call exists) and
+ * at the end of ctl_server_stop (every call already finished): either way
+ * cq_shutdown may follow server_destroy directly. Without CQ threads (start
+ * failed before them) the queue is drained here. */
+static void destroy_server(void)
 {
 	if (srv.server)
 		grpc_server_destroy(srv.server);
@@ -685,7 +688,7 @@ int ctl_server_start(const struct ctl_server_opts *o, char *bound, size_t boundl
 	if ((have_token && !srv.token) || add_methods(health_methods, n_health_methods) < 0 ||
 	    add_methods(control_methods, n_control_methods) < 0) {
 		snprintf(err, errlen, "control: cannot register methods");
-		abort_start();
+		destroy_server();
 		errno = ENOMEM;
 		return -1;
 	}
@@ -699,7 +702,7 @@ int ctl_server_start(const struct ctl_server_opts *o, char *bound, size_t boundl
 				 strerror(e));
 		else
 			snprintf(err, errlen, "cannot listen on control address %s", o->bind);
-		abort_start();
+		destroy_server();
 		errno = e > 0 ? e : EINVAL;
 		return -1;
 	}
@@ -709,7 +712,7 @@ int ctl_server_start(const struct ctl_server_opts *o, char *bound, size_t boundl
 	for (int i = 0; i < CTL_CQ_THREADS; i++) {
 		if (spawn(&srv.cq_threads[i], cq_main, NULL, 0) < 0) {
 			snprintf(err, errlen, "control: cannot start a completion queue thread");
-			abort_start();
+			destroy_server();
 			errno = EAGAIN;
 			return -1;
 		}
@@ -717,7 +720,7 @@ int ctl_server_start(const struct ctl_server_opts *o, char *bound, size_t boundl
 	}
 	if (spawn(&srv.notifier, notifier_main, NULL, 0) < 0) {
 		snprintf(err, errlen, "control: cannot start the notifier thread");
-		abort_start();
+		destroy_server();
 		errno = EAGAIN;
 		return -1;
 	}
@@ -789,16 +792,7 @@ void ctl_server_stop(void)
 	/* A worker may still hold a call gRPC already let go of; it finishes
 	 * within its own JVM timeout and must do so before the queue dies. */
 	wait_until(no_workers, -1);
-	grpc_server_destroy(srv.server);
-	grpc_completion_queue_shutdown(srv.cq);
-	join_cq_threads();
-	grpc_completion_queue_destroy(srv.cq);
-	free(srv.token);
-	srv.server = NULL;
-	srv.cq = NULL;
-	srv.token = NULL;
-	srv.n_methods = 0;
-	grpc_shutdown();
+	destroy_server();
 	engine_info_update(set_control_endpoint, "");
 	log_info("control: server stopped");
 }
