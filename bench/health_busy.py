@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from report import emit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -240,10 +241,7 @@ def main():
                      "%.0f served, p99 %.3f ms"
                      % (st, "met" if met else "NOT met", closed, clients, mux,
                         passes[1][1].split("(")[1].rstrip(")"), a.rate, orps, p99))
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    with open(a.out, "a") as f:
-        f.write(text)
+    emit(lines, a.out)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from report import emit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -150,10 +151,7 @@ def main():
                               "SIGTERM -> process exit (0)")):
         v = [r[i] for r in res]
         lines.append("  %-32s %7.3f s  [%.3f-%.3f]" % (what, statistics.median(v), min(v), max(v)))
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    with open(a.out, "a") as f:
-        f.write(text)
+    emit(lines, a.out)
 
 
 if __name__ == "__main__":

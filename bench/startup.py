@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from report import emit
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
@@ -111,10 +112,7 @@ def main():
                      % (kind, t, rss / 1024, stop))
     lines.append("  shim RSS beyond a bare java serving the same: %+.1f MiB"
                  % ((rows["shim"][1] - rows["java"][1]) / 1024))
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    with open(a.out, "a") as f:
-        f.write(text)
+    emit(lines, a.out)
 
 
 if __name__ == "__main__":

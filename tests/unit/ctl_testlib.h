@@ -77,6 +77,14 @@ static inline void tl_server_down(void)
 	ctl_server_stop();
 }
 
+/* cmocka teardown: whatever a test left running goes down. */
+static inline int tl_down(void **state)
+{
+	(void)state;
+	tl_server_down();
+	return 0;
+}
+
 /* Pack any protobuf-c message into a malloc'd buffer. */
 static inline uint8_t *tl_pack(const ProtobufCMessage *m, size_t *len)
 {

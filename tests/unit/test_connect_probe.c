@@ -160,23 +160,16 @@ static void literal_targets_skip_dns(void **state)
 	assert_int_equal(connect_probe("::1", 1, 200), 0); /* bare v6 literal is bracketed */
 }
 
-static int down(void **state)
-{
-	(void)state;
-	tl_server_down();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(dead_when_nothing_listens, down),
-		cmocka_unit_test_teardown(dead_when_socket_is_silent, down),
-		cmocka_unit_test_teardown(alive_against_grpc_server, down),
-		cmocka_unit_test_teardown(follows_restart, down),
-		cmocka_unit_test_teardown(concurrent_probes, down),
-		cmocka_unit_test_teardown(shutdown_then_probe_again, down),
-		cmocka_unit_test_teardown(literal_targets_skip_dns, down),
+		cmocka_unit_test_teardown(dead_when_nothing_listens, tl_down),
+		cmocka_unit_test_teardown(dead_when_socket_is_silent, tl_down),
+		cmocka_unit_test_teardown(alive_against_grpc_server, tl_down),
+		cmocka_unit_test_teardown(follows_restart, tl_down),
+		cmocka_unit_test_teardown(concurrent_probes, tl_down),
+		cmocka_unit_test_teardown(shutdown_then_probe_again, tl_down),
+		cmocka_unit_test_teardown(literal_targets_skip_dns, tl_down),
 	};
 	/* One outer gRPC reference for the whole run (see tl_grpc_quiesce). */
 	grpc_init();

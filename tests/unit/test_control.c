@@ -616,29 +616,22 @@ static void bind_variants(void **state)
 	ctl_server_stop();
 }
 
-static int down(void **state)
-{
-	(void)state;
-	tl_server_down();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(status_reports_engine_info, down),
-		cmocka_unit_test_teardown(drain_posts_event, down),
-		cmocka_unit_test_teardown(stop_posts_event_with_grace, down),
-		cmocka_unit_test_teardown(set_log_level, down),
-		cmocka_unit_test_teardown(token_guards_mutating_calls, down),
-		cmocka_unit_test_teardown(malformed_control_requests, down),
-		cmocka_unit_test_teardown(events_backlog_then_live, down),
-		cmocka_unit_test_teardown(events_gap_when_ring_overflows, down),
-		cmocka_unit_test_teardown(blocking_calls_use_capped_workers, down),
-		cmocka_unit_test_teardown(stop_cancels_calls_after_grace, down),
-		cmocka_unit_test_teardown(missing_request_message, down),
-		cmocka_unit_test_teardown(start_refusals, down),
-		cmocka_unit_test_teardown(bind_variants, down),
+		cmocka_unit_test_teardown(status_reports_engine_info, tl_down),
+		cmocka_unit_test_teardown(drain_posts_event, tl_down),
+		cmocka_unit_test_teardown(stop_posts_event_with_grace, tl_down),
+		cmocka_unit_test_teardown(set_log_level, tl_down),
+		cmocka_unit_test_teardown(token_guards_mutating_calls, tl_down),
+		cmocka_unit_test_teardown(malformed_control_requests, tl_down),
+		cmocka_unit_test_teardown(events_backlog_then_live, tl_down),
+		cmocka_unit_test_teardown(events_gap_when_ring_overflows, tl_down),
+		cmocka_unit_test_teardown(blocking_calls_use_capped_workers, tl_down),
+		cmocka_unit_test_teardown(stop_cancels_calls_after_grace, tl_down),
+		cmocka_unit_test_teardown(missing_request_message, tl_down),
+		cmocka_unit_test_teardown(start_refusals, tl_down),
+		cmocka_unit_test_teardown(bind_variants, tl_down),
 	};
 	/* One outer gRPC reference for the whole run (see tl_grpc_quiesce). */
 	grpc_init();

@@ -214,22 +214,15 @@ static void usage_errors(void **state)
 	assert_non_null(strstr(out, "usage: sparkshim ctl"));
 }
 
-static int down(void **state)
-{
-	(void)state;
-	tl_server_down();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(status_human_and_json, down),
-		cmocka_unit_test_teardown(health_exit_codes, down),
-		cmocka_unit_test_teardown(unreachable, down),
-		cmocka_unit_test_teardown(mutating_with_tokens, down),
-		cmocka_unit_test_teardown(events_no_follow, down),
-		cmocka_unit_test_teardown(usage_errors, down),
+		cmocka_unit_test_teardown(status_human_and_json, tl_down),
+		cmocka_unit_test_teardown(health_exit_codes, tl_down),
+		cmocka_unit_test_teardown(unreachable, tl_down),
+		cmocka_unit_test_teardown(mutating_with_tokens, tl_down),
+		cmocka_unit_test_teardown(events_no_follow, tl_down),
+		cmocka_unit_test_teardown(usage_errors, tl_down),
 	};
 	/* One outer gRPC reference for the whole run (see tl_grpc_quiesce). */
 	grpc_init();

@@ -268,27 +268,20 @@ static void client_cancels_unary_deadline(void **state)
 	tl_server_down();
 }
 
-static int down(void **state)
-{
-	(void)state;
-	tl_server_down();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(status_rules, down),
-		cmocka_unit_test_teardown(check_follows_state, down),
-		cmocka_unit_test_teardown(malformed_request, down),
-		cmocka_unit_test_teardown(oversized_request, down),
-		cmocka_unit_test_teardown(unknown_method, down),
-		cmocka_unit_test_teardown(watch_sees_transitions, down),
-		cmocka_unit_test_teardown(watch_unknown_service, down),
-		cmocka_unit_test_teardown(stop_with_streams_open, down),
-		cmocka_unit_test_teardown(stream_cap, down),
-		cmocka_unit_test_teardown(many_concurrent_clients, down),
-		cmocka_unit_test_teardown(client_cancels_unary_deadline, down),
+		cmocka_unit_test_teardown(status_rules, tl_down),
+		cmocka_unit_test_teardown(check_follows_state, tl_down),
+		cmocka_unit_test_teardown(malformed_request, tl_down),
+		cmocka_unit_test_teardown(oversized_request, tl_down),
+		cmocka_unit_test_teardown(unknown_method, tl_down),
+		cmocka_unit_test_teardown(watch_sees_transitions, tl_down),
+		cmocka_unit_test_teardown(watch_unknown_service, tl_down),
+		cmocka_unit_test_teardown(stop_with_streams_open, tl_down),
+		cmocka_unit_test_teardown(stream_cap, tl_down),
+		cmocka_unit_test_teardown(many_concurrent_clients, tl_down),
+		cmocka_unit_test_teardown(client_cancels_unary_deadline, tl_down),
 	};
 	/* One outer gRPC reference for the whole run (see tl_grpc_quiesce). */
 	grpc_init();

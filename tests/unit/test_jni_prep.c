@@ -16,6 +16,7 @@
 #include "jni/java_locate.h"
 #include "jni/output_tap.h"
 #include "jni/spark_home.h"
+#include "strvec_testutil.h"
 
 static char tmp[64];
 
@@ -150,21 +151,11 @@ static void test_classpath_expand(void **st)
 	free(out);
 }
 
-static void cmdvec(struct strvec *v, ...)
-{
-	strvec_init(v);
-	va_list ap;
-	va_start(ap, v);
-	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
-		strvec_push(v, a);
-	va_end(ap);
-}
-
 static void test_java_cmd(void **st)
 {
 	(void)st;
 	struct strvec cmd;
-	cmdvec(&cmd, "env", "LD_LIBRARY_PATH=/native", "/jdk/bin/java", "-cp", "/conf/:/a.jar",
+	vec_of(&cmd, "env", "LD_LIBRARY_PATH=/native", "/jdk/bin/java", "-cp", "/conf/:/a.jar",
 	       "-Xmx1g", "-server", "--add-opens", "java.base/java.lang=ALL-UNNAMED",
 	       "--add-opens=java.base/java.nio=ALL-UNNAMED", "-Dx=y",
 	       "org.apache.spark.deploy.SparkSubmit", "--class", "C", "spark-internal", NULL);

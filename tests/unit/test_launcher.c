@@ -15,6 +15,7 @@
 #include "launcher/lifecycle.h"
 #include "launcher/settings.h"
 #include "launcher/strvec.h"
+#include "strvec_testutil.h"
 #include "launcher/submit_args.h"
 
 static void test_durations(void **st)
@@ -226,21 +227,11 @@ static void test_cli(void **st)
 	cli_free(&c);
 }
 
-static void vec(struct strvec *v, ...)
-{
-	strvec_init(v);
-	va_list ap;
-	va_start(ap, v);
-	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
-		strvec_push(v, a);
-	va_end(ap);
-}
-
 static void test_submit_collect(void **st)
 {
 	(void)st;
 	struct strvec v;
-	vec(&v, "--conf", "spark.a=1", "-c", "spark.b=2", "--conf=spark.c=3", "--name", "n",
+	vec_of(&v, "--conf", "spark.a=1", "-c", "spark.b=2", "--conf=spark.c=3", "--name", "n",
 	    "--verbose", "--class", "com.X", "app.jar", "--conf", "spark.app=arg", NULL);
 	struct conf c;
 	conf_init(&c);
@@ -256,12 +247,12 @@ static void test_submit_collect(void **st)
 	conf_free(&c);
 	strvec_free(&v);
 
-	vec(&v, "--conf", "novalue", NULL);
+	vec_of(&v, "--conf", "novalue", NULL);
 	conf_init(&c);
 	assert_int_equal(submit_collect_conf(&v, NULL, &c, &main_class, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "novalue"));
 	strvec_free(&v);
-	vec(&v, "--properties-file", "/nonexistent/p.conf", NULL);
+	vec_of(&v, "--properties-file", "/nonexistent/p.conf", NULL);
 	assert_int_equal(submit_collect_conf(&v, NULL, &c, &main_class, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "/nonexistent/p.conf"));
 	strvec_free(&v);
@@ -278,7 +269,7 @@ static void test_submit_make_connect(void **st)
 
 	/* No class: added, extra conf appended. */
 	struct strvec v;
-	vec(&v, "--master", "local", NULL);
+	vec_of(&v, "--master", "local", NULL);
 	assert_int_equal(submit_make_connect(&v, &extra, &replaced), 0);
 	assert_null(replaced);
 	char *j = strvec_join(&v, 0, " ");
@@ -289,7 +280,7 @@ static void test_submit_make_connect(void **st)
 
 	/* Another engine's class: replaced, its jar and args dropped, a conf
 	 * the user set is not overridden. */
-	vec(&v, "--class", "org.apache.kyuubi.engine.spark.SparkSQLEngine", "--conf",
+	vec_of(&v, "--class", "org.apache.kyuubi.engine.spark.SparkSQLEngine", "--conf",
 	    "spark.connect.grpc.binding.port=15010", "kyuubi-engine.jar", "arg1", NULL);
 	assert_int_equal(submit_make_connect(&v, &extra, &replaced), 0);
 	assert_string_equal(replaced, "org.apache.kyuubi.engine.spark.SparkSQLEngine");
@@ -301,7 +292,7 @@ static void test_submit_make_connect(void **st)
 	strvec_free(&v);
 
 	/* The connect class with its jar (Spark 3.5 style) is kept as is. */
-	vec(&v, "--class=" CONNECT_SERVER_CLASS, "spark-connect_2.12-3.5.3.jar", NULL);
+	vec_of(&v, "--class=" CONNECT_SERVER_CLASS, "spark-connect_2.12-3.5.3.jar", NULL);
 	assert_int_equal(submit_make_connect(&v, NULL, &replaced), 0);
 	assert_null(replaced);
 	assert_int_equal(v.n, 2);
