@@ -40,7 +40,9 @@ STANDIN_SRCS := $(shell find tests/standin -type f 2>/dev/null)
 all: $(BUILD)/sparkshim
 
 help:
-	@echo "make deps        install the Debian packages the project needs (idempotent)"
+	@echo "make deps        Debian packages + real Spark 4.x/3.5 and the PySpark client in .venv* (idempotent)"
+	@echo "make run         start an engine on the real Spark 4.x from make deps (or SPARK_HOME)"
+	@echo "make client      run one query with the real PySpark client (URL=sc://host:port)"
 	@echo "make             build $(BUILD)/sparkshim"
 	@echo "make test        unit tests (cmocka) + integration tests (pytest, real JVM/ZooKeeper)"
 	@echo "make standin     build the stand-in Spark home in $(STANDIN)"
@@ -52,6 +54,7 @@ help:
 
 deps:
 	scripts/install-deps.sh
+	scripts/install-spark.sh
 
 $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/proto
@@ -150,9 +153,14 @@ include tests/tools/tools.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
-# Start an engine the way a newcomer would: bundled stand-in Spark unless
-# SPARK_HOME is set, connect port on loopback. Extra spark-submit args: RUN_ARGS.
-RUN_ARGS ?= --conf spark.connect.grpc.binding.address=127.0.0.1
-.PHONY: run
-run: $(BUILD)/sparkshim standin
-	$(BUILD)/sparkshim -- $(RUN_ARGS)
+# Start an engine the way a newcomer would: the real Spark 4.x that
+# `make deps` installed (or SPARK_HOME), connect port 15002 on loopback.
+# Extra spark-submit args: RUN_ARGS.
+RUN_ARGS ?=
+URL ?= sc://127.0.0.1:15002
+.PHONY: run client
+run: $(BUILD)/sparkshim
+	scripts/run-engine.sh $(BUILD)/sparkshim $(RUN_ARGS)
+
+client:
+	scripts/try-client.sh $(URL)

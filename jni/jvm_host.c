@@ -32,6 +32,8 @@
 
 #define CONNECT_SERVICE "org.apache.spark.sql.connect.service.SparkConnectService$"
 #define SPARK_CONTEXT "org.apache.spark.SparkContext$"
+#define SESSION_MANAGER_SIG "()Lorg/apache/spark/sql/connect/service/SparkConnectSessionManager;"
+#define SESSION_CACHE_SIG "()Lorg/sparkproject/connect/guava/cache/Cache;"
 
 enum op_type { OP_PORT, OP_STOP, OP_APP, OP_ACTIVITY, OP_HEAP, OP_LOGLEVEL, OP_EXIT };
 
@@ -193,15 +195,75 @@ static int op_app(JNIEnv *env, struct op *op)
 	return 0;
 }
 
+/* Spark 4.x: sessionManager().listActiveSessions(), a Seq of
+ * SessionHolderInfo, each with its lastAccessTimeMs (touched by every RPC of
+ * that session). 0 = read, -1 = no session manager (Spark 3.5). */
+static int read_session_manager(JNIEnv *env, jobject svc, struct jvm_activity *a)
+{
+	jobject mgr = NULL, list = NULL;
+	if (ju_call_object(env, svc, "sessionManager", SESSION_MANAGER_SIG, &mgr, NULL, 0) < 0 ||
+	    !mgr)
+		return -1;
+	int rc = ju_call_object(env, mgr, "listActiveSessions", "()Lscala/collection/immutable/Seq;",
+				&list, NULL, 0);
+	(*env)->DeleteLocalRef(env, mgr);
+	jint n = -1;
+	if (rc < 0 || !list || ju_call_int(env, list, "length", "()I", &n, NULL, 0) < 0)
+		return 0; /* a manager we cannot read: both figures stay unknown */
+	jclass cls = (*env)->GetObjectClass(env, list);
+	jmethodID apply = (*env)->GetMethodID(env, cls, "apply", "(I)Ljava/lang/Object;");
+	int64_t latest = -1;
+	for (jint i = 0; apply && i < n; i++) {
+		jobject info = (*env)->CallObjectMethod(env, list, apply, i);
+		jlong t = -1;
+		if (ju_take_exception(env, NULL, 0) || !info ||
+		    ju_call_long(env, info, "lastAccessTimeMs", "()J", &t) < 0)
+			return 0; /* unreadable entry: unknown this time (the op's frame frees refs) */
+		if (t > latest)
+			latest = t;
+		(*env)->DeleteLocalRef(env, info);
+	}
+	if (!apply) {
+		ju_take_exception(env, NULL, 0);
+		return 0;
+	}
+	a->open_sessions = n;
+	a->last_session_access_ms = latest;
+	return 0;
+}
+
+/* Spark 3.5: the sessions live in a private Guava cache (JNI may read private
+ * members); it keeps no access time, so only the count is known. */
+static void read_session_cache(JNIEnv *env, jobject svc, struct jvm_activity *a)
+{
+	jobject cache = NULL;
+	jlong n = -1;
+	if (ju_call_object(env, svc, "userSessionMapping", SESSION_CACHE_SIG, &cache, NULL, 0) < 0 ||
+	    !cache)
+		return;
+	if (ju_call_long(env, cache, "size", "()J", &n) == 0 && n >= 0)
+		a->open_sessions = (int)n;
+	(*env)->DeleteLocalRef(env, cache);
+}
+
+static void read_sessions(JNIEnv *env, jobject svc, struct jvm_activity *a)
+{
+	if (read_session_manager(env, svc, a) < 0)
+		read_session_cache(env, svc, a);
+}
+
 static int op_activity(JNIEnv *env, struct op *op)
 {
 	op->out.act.active_operations = -1;
 	op->out.act.idle_since_token = -1;
+	op->out.act.open_sessions = -1;
+	op->out.act.last_session_access_ms = -1;
 	jobject svc = ju_scala_object(env, H.main_thread, CONNECT_SERVICE);
 	if (!svc) {
 		snprintf(op->err, sizeof(op->err), "Spark Connect service class is not loaded");
 		return -1;
 	}
+	read_sessions(env, svc, &op->out.act);
 	/* Either[Long, Seq[ExecuteInfo]]: Left = idle since <ms>, Right = running ops. */
 	jobject either = NULL;
 	int rc = ju_call_object(env, svc, "listActiveExecutions", "()Lscala/util/Either;", &either,

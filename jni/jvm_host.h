@@ -41,6 +41,10 @@ struct jvm_activity {
 	 * older releases, System.nanoTime() in newer ones): opaque, only ever
 	 * compared with an earlier value. -1 unknown. */
 	int64_t idle_since_token;
+	int open_sessions;              /* Spark Connect sessions open now; -1 unknown */
+	/* Latest access to any open session (epoch ms, Spark's clock = ours);
+	 * -1 when Spark does not keep access times (3.5) or none is open. */
+	int64_t last_session_access_ms;
 };
 
 /* Start the JVM thread. 0 = thread started (creation result comes as an

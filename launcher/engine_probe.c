@@ -57,7 +57,13 @@ void engine_activity_update(struct engine_info *e, void *arg)
 	if (a->active_operations > 0 ||
 	    (a->idle_since_token != -1 && e->idle_token != -1 && a->idle_since_token != e->idle_token))
 		e->last_activity_epoch_ms = epoch_ms();
+	/* A session touched by a client counts as activity at the time Spark
+	 * saw it, so an open session in use keeps the engine, and a quiet or
+	 * released one lets the idle deadline run from its last access. */
+	if (a->last_session_access_ms > e->last_activity_epoch_ms)
+		e->last_activity_epoch_ms = a->last_session_access_ms;
 	e->active_operations = a->active_operations;
+	e->active_sessions = a->open_sessions;
 	e->idle_token = a->idle_since_token;
 }
 

@@ -9,6 +9,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.spark.internal.StandinLog;
+import org.apache.spark.util.StandinScala;
 
 /**
  * Sessions keyed by (user_id, session_id): each has a server-side session id, a conf map and
@@ -30,6 +31,9 @@ final class ConnectSessions {
     final String serverSideSessionId = UUID.randomUUID().toString();
     final Map<String, String> conf;
     final Map<String, Artifact> artifacts = new LinkedHashMap<>();
+    final long startTimeMs = System.currentTimeMillis();
+    /** Updated on every RPC that names the session, like SessionHolder.updateAccessTime. */
+    volatile long lastAccessTimeMs = startTimeMs;
 
     Session(String userId, String sessionId, Map<String, String> base) {
       this.userId = userId;
@@ -84,6 +88,7 @@ final class ConnectSessions {
       return new Session(userId, sessionId, baseConf);
     });
     checkObserved(s, observedServerSideId);
+    s.lastAccessTimeMs = System.currentTimeMillis();
     return s;
   }
 
@@ -99,6 +104,7 @@ final class ConnectSessions {
       throw ConnectError.invalidHandle("SESSION_NOT_FOUND", sessionId, "Session not found.");
     }
     checkObserved(s, observedServerSideId);
+    s.lastAccessTimeMs = System.currentTimeMillis();
     return s;
   }
 
@@ -112,6 +118,20 @@ final class ConnectSessions {
       LOG.info("Session closed: userId=" + userId + ", sessionId=" + sessionId);
     }
     return s;
+  }
+
+  /** Open sessions as Spark 4's SparkConnectSessionManager.listActiveSessions lists them. */
+  scala.collection.immutable.Seq<SessionHolderInfo> listActiveSessions() {
+    java.util.List<SessionHolderInfo> out = new java.util.ArrayList<>();
+    for (Session s : sessions.values()) {
+      out.add(new SessionHolderInfo(s.userId, s.sessionId, s.serverSideSessionId, s.startTimeMs,
+          s.lastAccessTimeMs));
+    }
+    return StandinScala.listOf(out);
+  }
+
+  long size() {
+    return sessions.size();
   }
 
   void shutdown() {

@@ -79,6 +79,24 @@ public final class SparkConnectService$ {
     return ex.listActiveExecutions();
   }
 
+  /**
+   * Spark 4.x: the session manager (open sessions and their last access). Spark 3.5 has no
+   * such method; the stand-in's 3.5 home answers as a missing method would.
+   */
+  public SparkConnectSessionManager sessionManager() {
+    if (!v4) {
+      throw new NoSuchMethodError("sessionManager");
+    }
+    return new SparkConnectSessionManager(managers(null).sessions);
+  }
+
+  /** Spark 3.5: the private session cache (a JNI caller may read private members). */
+  @SuppressWarnings("unused")
+  private org.sparkproject.connect.guava.cache.Cache<Object, Object> userSessionMapping() {
+    final ConnectSessions s = managers(null).sessions;
+    return () -> s.size();
+  }
+
   private synchronized SparkConnectService$ managers(SparkConf given) {
     if (executions == null) {
       SparkConf conf = given != null ? given : new SparkConf();
