@@ -22,7 +22,7 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 PROTOS    := $(wildcard proto/*.proto)
 PROTO_C   := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
 PROTO_H   := $(PROTO_C:.c=.h)
-SRCS      := $(wildcard launcher/*.c jni/*.c shim/*.c)
+SRCS      := $(wildcard base/*.c jni/*.c shim/registry/*.c shim/ctl/*.c launcher/*.c)
 MAIN_SRC  := launcher/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(PROTO_C:.c=.o)
@@ -108,9 +108,9 @@ valgrind:
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
-FUZZ_LIB     := shim/health_service.c shim/control_service.c shim/ctl_reply.c shim/event_log.c \
-                shim/ctl_addr.c launcher/lifecycle.c launcher/engine_info.c launcher/events.c \
-                launcher/log.c launcher/clock.c tests/fuzz/stubs.c
+FUZZ_LIB     := shim/ctl/health_service.c shim/ctl/control_service.c shim/ctl/ctl_reply.c shim/ctl/event_log.c \
+                shim/ctl/ctl_addr.c base/lifecycle.c base/engine_info.c base/events.c \
+                base/log.c base/clock.c tests/fuzz/stubs.c
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 fuzz: $(FUZZ_BINS)
