@@ -1,5 +1,5 @@
-/* The one process-wide record the launcher's steps share. Owned by main();
- * the supervisor loop and the exit paths read it. */
+/* The engine process's one process-wide record, shared by the launcher's
+ * steps. Owned by main(); the supervisor loop and the exit paths read it. */
 #ifndef SPARKSHIM_ENGINE_H
 #define SPARKSHIM_ENGINE_H
 
@@ -37,27 +37,5 @@ struct engine {
 	int64_t ready_epoch_ms;
 	int64_t drain_since_ms;
 };
-
-/* Steps of main, each 0 on success or an exit code (after printing the
- * one-line error). */
-int setup_spark_home(struct engine *s);
-int setup_conf_and_settings(struct engine *s);
-int setup_java(struct engine *s);
-int setup_connect_args(struct engine *s);
-int check_connect_port_free(struct engine *s);
-int start_engine_jvm(struct engine *s);
-
-/* The poll loop; returns the exit code. */
-int supervise(struct engine *s);
-
-/* Exit paths that cannot go back to the loop (JVM hooks, forced stop):
- * deregister, tell systemd, remove our files, print one line, _exit. */
-void exit_now(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
-void exit_paths_install(struct engine *s);
-/* jvm_launch hooks (see jni/jvm_host.h). */
-void shim_hook_exit(int status);
-void shim_hook_abort(void);
-void shim_hook_oom(void);
-void cleanup_files(void);
 
 #endif

@@ -13,13 +13,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "launcher/engine_setup.h"
 #include "base/exitcodes.h"
 #include "base/log.h"
 #include "jni/java_cmdline.h"
 #include "jni/jvm_host.h"
 #include "jni/output_tap.h"
 #include "jni/spark_launcher.h"
-#include "launcher/engine.h"
+#include "launcher/exit_path.h"
 #include "launcher/submit_args.h"
 #include "shim/registry/registry.h"
 

@@ -9,12 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "launcher/exit_path.h"
 #include "base/exitcodes.h"
 #include "base/lifecycle.h"
 #include "base/log.h"
 #include "base/statefile.h"
 #include "jni/output_tap.h"
-#include "launcher/engine.h"
 #include "launcher/pidfile.h"
 #include "launcher/sdnotify.h"
 #include "shim/registry/registry.h"

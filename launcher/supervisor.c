@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "launcher/supervisor.h"
 #include "base/engine_info.h"
 #include "base/events.h"
 #include "base/exitcodes.h"
@@ -19,8 +20,8 @@
 #include "base/statefile.h"
 #include "jni/jvm_host.h"
 #include "jni/output_tap.h"
-#include "launcher/engine.h"
 #include "launcher/engine_probe.h"
+#include "launcher/exit_path.h"
 #include "launcher/sdnotify.h"
 #include "launcher/signals.h"
 #include "shim/ctl/grpc_server.h"
