@@ -33,7 +33,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 STANDIN   := $(BUILD)/spark-home
 STANDIN_SRCS := $(shell find tests/standin -type f 2>/dev/null)
 
-.PHONY: all deps test unit integration standin install install-standin run bench asan valgrind fuzz fuzz-smoke clean help
+.PHONY: all deps check-layers test unit integration standin install install-standin run bench asan valgrind fuzz fuzz-smoke clean help
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -42,7 +42,8 @@ all: $(BUILD)/sparkshim
 help:
 	@echo "make deps        install the Debian packages the project needs (idempotent)"
 	@echo "make             build $(BUILD)/sparkshim"
-	@echo "make test        unit tests (cmocka) + integration tests (pytest, real JVM/ZooKeeper)"
+	@echo "make test        layer check + unit tests (cmocka) + integration tests (pytest, real JVM/ZooKeeper)"
+	@echo "make check-layers  fail on an #include from a higher layer (base < jni < shim/registry < shim/ctl < launcher)"
 	@echo "make standin     build the stand-in Spark home in $(STANDIN)"
 	@echo "make asan        unit tests under AddressSanitizer/UBSan"
 	@echo "make valgrind    unit tests under valgrind"
@@ -95,7 +96,13 @@ FUZZ_SMOKE_SECONDS ?= 10
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
-test: all unit integration fuzz-smoke
+# Include directions between the source layers (base < jni < shim/registry
+# < shim/ctl < launcher); make test runs it first.
+check-layers:
+	scripts/check-layers.sh
+
+test: check-layers
+	$(MAKE) all unit integration fuzz-smoke
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" unit
