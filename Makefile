@@ -22,7 +22,7 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 PROTOS    := $(wildcard proto/*.proto)
 PROTO_C   := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
 PROTO_H   := $(PROTO_C:.c=.h)
-SRCS      := $(wildcard launcher/*.c jni/*.c shim/*.c)
+SRCS      := $(wildcard base/*.c jni/*.c shim/registry/*.c shim/ctl/*.c launcher/*.c)
 MAIN_SRC  := launcher/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(PROTO_C:.c=.o)
@@ -33,7 +33,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 STANDIN   := $(BUILD)/spark-home
 STANDIN_SRCS := $(shell find tests/standin -type f 2>/dev/null)
 
-.PHONY: all deps test unit integration standin install install-standin run bench asan valgrind fuzz fuzz-smoke clean help
+.PHONY: all deps check-layers test unit integration standin install install-standin run bench asan valgrind fuzz fuzz-smoke clean help
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -44,7 +44,8 @@ help:
 	@echo "make run         start an engine on the real Spark 4.x from make deps (or SPARK_HOME)"
 	@echo "make client      run one query with the real PySpark client (URL=sc://host:port)"
 	@echo "make             build $(BUILD)/sparkshim"
-	@echo "make test        unit tests (cmocka) + integration tests (pytest, real JVM/ZooKeeper)"
+	@echo "make test        layer check + unit tests (cmocka) + integration tests (pytest, real JVM/ZooKeeper)"
+	@echo "make check-layers  fail on an #include from a higher layer (base < jni < shim/registry < shim/ctl < launcher)"
 	@echo "make standin     build the stand-in Spark home in $(STANDIN)"
 	@echo "make asan        unit tests under AddressSanitizer/UBSan"
 	@echo "make valgrind    unit tests under valgrind"
@@ -98,7 +99,13 @@ FUZZ_SMOKE_SECONDS ?= 10
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
-test: all unit integration fuzz-smoke
+# Include directions between the source layers (base < jni < shim/registry
+# < shim/ctl < launcher); make test runs it first.
+check-layers:
+	scripts/check-layers.sh
+
+test: check-layers
+	$(MAKE) all unit integration fuzz-smoke
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" unit
@@ -111,9 +118,9 @@ valgrind:
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
-FUZZ_LIB     := shim/health_service.c shim/control_service.c shim/ctl_reply.c shim/event_log.c \
-                shim/ctl_addr.c launcher/lifecycle.c launcher/engine_info.c launcher/events.c \
-                launcher/log.c launcher/clock.c tests/fuzz/stubs.c
+FUZZ_LIB     := shim/ctl/health_service.c shim/ctl/control_service.c shim/ctl/ctl_reply.c shim/ctl/event_log.c \
+                shim/ctl/ctl_addr.c base/lifecycle.c base/engine_info.c base/events.c \
+                base/log.c base/clock.c tests/fuzz/stubs.c
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 fuzz: $(FUZZ_BINS)

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "launcher/strvec.h"
+#include "base/strvec.h"
 
 struct java_cmd {
 	struct strvec env;     /* K=V from a leading `env K=V ...` (Unix launcher form) */

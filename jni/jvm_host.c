@@ -12,8 +12,8 @@
  * Spark classes are loaded through the context class loader of Java's main
  * thread: SparkSubmit puts --jars/--packages (the Spark 3.5 connect jar) in a
  * child loader there, which the system loader cannot see. */
-#include "launcher/clock.h"
 #include "jni/jvm_host.h"
+#include "base/clock.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -25,10 +25,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/events.h"
+#include "base/log.h"
+#include "base/strvec.h"
 #include "jni/jni_util.h"
-#include "launcher/events.h"
-#include "launcher/log.h"
-#include "launcher/strvec.h"
 
 #define CONNECT_SERVICE "org.apache.spark.sql.connect.service.SparkConnectService$"
 #define SPARK_CONTEXT "org.apache.spark.SparkContext$"

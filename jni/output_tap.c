@@ -1,5 +1,5 @@
-#include "launcher/clock.h"
 #include "jni/output_tap.h"
+#include "base/clock.h"
 
 #include <ctype.h>
 #include <errno.h>

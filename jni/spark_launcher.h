@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "launcher/strvec.h"
+#include "base/strvec.h"
 
 struct launcher_result {
 	struct strvec cmd;  /* e.g. /usr/.../java -cp ... -Xmx1g org.apache.spark.deploy.SparkSubmit ... */

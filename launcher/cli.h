@@ -8,8 +8,8 @@
 
 #include <stdio.h>
 
-#include "launcher/conf.h"
-#include "launcher/strvec.h"
+#include "base/conf.h"
+#include "base/strvec.h"
 
 struct cli {
 	struct conf shim;        /* sparkshim.* from options */

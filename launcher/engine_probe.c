@@ -1,5 +1,5 @@
-#include "launcher/clock.h"
 #include "launcher/engine_probe.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,12 +8,12 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "base/engine_info.h"
+#include "base/events.h"
+#include "base/lifecycle.h"
+#include "base/log.h"
 #include "jni/jvm_host.h"
-#include "launcher/engine_info.h"
-#include "launcher/events.h"
-#include "launcher/lifecycle.h"
-#include "launcher/log.h"
-#include "shim/connect_probe.h"
+#include "shim/ctl/connect_probe.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;

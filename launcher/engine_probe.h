@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "launcher/clock.h"
+#include "base/clock.h"
 
 struct probe_cfg {
 	char host[256];            /* where to probe the connect port (loopback normally) */

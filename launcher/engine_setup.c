@@ -13,15 +13,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "launcher/engine_setup.h"
+#include "base/exitcodes.h"
+#include "base/log.h"
 #include "jni/java_cmdline.h"
 #include "jni/jvm_host.h"
 #include "jni/output_tap.h"
 #include "jni/spark_launcher.h"
-#include "launcher/exitcodes.h"
-#include "launcher/log.h"
-#include "launcher/shim.h"
+#include "launcher/exit_path.h"
 #include "launcher/submit_args.h"
-#include "shim/registry.h"
+#include "shim/registry/registry.h"
 
 extern char **environ;
 
@@ -49,7 +50,7 @@ static int find_bundled_home(char *out, size_t outlen)
 	return -1;
 }
 
-int setup_spark_home(struct shim *s)
+int setup_spark_home(struct engine *s)
 {
 	char err[1024], bundled[PATH_MAX];
 	const char *dir = s->cli.spark_home ? s->cli.spark_home : getenv("SPARK_HOME");
@@ -73,7 +74,7 @@ int setup_spark_home(struct shim *s)
 	return 0;
 }
 
-int setup_conf_and_settings(struct shim *s)
+int setup_conf_and_settings(struct engine *s)
 {
 	char err[1024], conf_dir[PATH_MAX + 8], *main_class = NULL;
 	const char *env_conf_dir = getenv("SPARK_CONF_DIR");
@@ -96,7 +97,7 @@ int setup_conf_and_settings(struct shim *s)
 	return 0;
 }
 
-int setup_java(struct shim *s)
+int setup_java(struct engine *s)
 {
 	char err[1024];
 	const char *jh = s->cli.java_home ? s->cli.java_home : getenv("JAVA_HOME");
@@ -115,7 +116,7 @@ static int is_wildcard(const char *host)
 	       !strcmp(host, "[::]");
 }
 
-int setup_connect_args(struct shim *s)
+int setup_connect_args(struct engine *s)
 {
 	for (size_t i = 0; i < s->cli.spark_args.n; i++)
 		if (strvec_push(&s->submit_args, s->cli.spark_args.v[i]) < 0)
@@ -143,7 +144,7 @@ int setup_connect_args(struct shim *s)
 	return 0;
 }
 
-int check_connect_port_free(struct shim *s)
+int check_connect_port_free(struct engine *s)
 {
 	const char *v = conf_get_default(&s->spark_conf, "spark.connect.grpc.binding.port", "15002");
 	char *end;
@@ -212,7 +213,7 @@ static void import_env(const struct strvec *env)
 	}
 }
 
-int start_engine_jvm(struct shim *s)
+int start_engine_jvm(struct engine *s)
 {
 	char err[1024];
 	struct launcher_result lr;

@@ -9,19 +9,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "launcher/exit_path.h"
+#include "base/exitcodes.h"
+#include "base/lifecycle.h"
+#include "base/log.h"
+#include "base/statefile.h"
 #include "jni/output_tap.h"
-#include "launcher/exitcodes.h"
-#include "launcher/lifecycle.h"
-#include "launcher/log.h"
 #include "launcher/pidfile.h"
 #include "launcher/sdnotify.h"
-#include "launcher/shim.h"
-#include "launcher/statefile.h"
-#include "shim/registry.h"
+#include "shim/registry/registry.h"
 
-static struct shim *S;
+static struct engine *S;
 
-void exit_paths_install(struct shim *s) { S = s; }
+void exit_paths_install(struct engine *s) { S = s; }
 
 void cleanup_files(void)
 {

@@ -8,24 +8,26 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "launcher/engine_info.h"
+#include "base/engine_info.h"
+#include "base/events.h"
+#include "base/exitcodes.h"
+#include "base/lifecycle.h"
+#include "base/log.h"
+#include "base/statefile.h"
 #include "launcher/engine_probe.h"
-#include "launcher/events.h"
-#include "launcher/exitcodes.h"
-#include "launcher/lifecycle.h"
-#include "launcher/log.h"
+#include "launcher/engine_setup.h"
+#include "launcher/exit_path.h"
 #include "launcher/pidfile.h"
 #include "launcher/sdnotify.h"
-#include "launcher/shim.h"
 #include "launcher/signals.h"
-#include "launcher/statefile.h"
-#include "shim/connect_probe.h"
-#include "shim/ctl_cli.h"
-#include "shim/event_log.h"
-#include "shim/grpc_server.h"
-#include "shim/registry.h"
+#include "launcher/supervisor.h"
+#include "shim/ctl/connect_probe.h"
+#include "shim/ctl/ctl_cli.h"
+#include "shim/ctl/event_log.h"
+#include "shim/ctl/grpc_server.h"
+#include "shim/registry/registry.h"
 
-static struct shim S;
+static struct engine S;
 
 static int parse_command_line(int argc, char **argv)
 {

@@ -7,8 +7,8 @@
 
 #include <stdint.h>
 
-#include "launcher/conf.h"
-#include "launcher/log.h"
+#include "base/conf.h"
+#include "base/log.h"
 
 struct settings {
 	int64_t start_timeout_ms;

@@ -7,8 +7,8 @@
 
 #include <stddef.h>
 
-#include "launcher/conf.h"
-#include "launcher/strvec.h"
+#include "base/conf.h"
+#include "base/strvec.h"
 
 #define CONNECT_SERVER_CLASS "org.apache.spark.sql.connect.service.SparkConnectServer"
 

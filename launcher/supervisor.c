@@ -11,20 +11,21 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "launcher/supervisor.h"
+#include "base/engine_info.h"
+#include "base/events.h"
+#include "base/exitcodes.h"
+#include "base/lifecycle.h"
+#include "base/log.h"
+#include "base/statefile.h"
 #include "jni/jvm_host.h"
 #include "jni/output_tap.h"
-#include "launcher/engine_info.h"
 #include "launcher/engine_probe.h"
-#include "launcher/events.h"
-#include "launcher/exitcodes.h"
-#include "launcher/lifecycle.h"
-#include "launcher/log.h"
+#include "launcher/exit_path.h"
 #include "launcher/sdnotify.h"
-#include "launcher/shim.h"
 #include "launcher/signals.h"
-#include "launcher/statefile.h"
-#include "shim/grpc_server.h"
-#include "shim/registry.h"
+#include "shim/ctl/grpc_server.h"
+#include "shim/registry/registry.h"
 
 #define TICK_MS 250
 #define EXTEND_USEC (5ull * 1000 * 1000)
@@ -36,7 +37,7 @@ static int64_t last_watchdog_ms, last_extend_ms, last_idle_check_ms;
 /* Begin a graceful stop: deregister FIRST (the gateway must not send new
  * sessions to an engine on its way out), then ask Spark to stop its connect
  * server, letting running operations finish within the budget. */
-static void begin_stop(struct shim *s, int code, int64_t grace_ms, const char *why)
+static void begin_stop(struct engine *s, int code, int64_t grace_ms, const char *why)
 {
 	if (s->stopping)
 		return;
@@ -61,7 +62,7 @@ static void begin_stop(struct shim *s, int code, int64_t grace_ms, const char *w
 	s->spark_stop_sent = 1;
 }
 
-static void fail(struct shim *s, int code, const char *fmt, const char *detail)
+static void fail(struct engine *s, int code, const char *fmt, const char *detail)
 {
 	char msg[1200];
 	snprintf(msg, sizeof(msg), fmt, detail);
@@ -78,7 +79,7 @@ static void set_host(struct engine_info *e, void *arg)
 	snprintf(e->connect_host, sizeof(e->connect_host), "%s", (const char *)arg);
 }
 
-static void start_control(struct shim *s)
+static void start_control(struct engine *s)
 {
 	const char *want = s->settings.control_address;
 	if (!want[0])
@@ -103,7 +104,7 @@ static void start_control(struct shim *s)
 	/* ctl_server_start published `bound` in engine_info and logged it. */
 }
 
-static void on_connect_port(struct shim *s, int port)
+static void on_connect_port(struct engine *s, int port)
 {
 	s->connect_port = port;
 	char host[256];
@@ -114,7 +115,7 @@ static void on_connect_port(struct shim *s, int port)
 	start_control(s);
 }
 
-static void announce_ready(struct shim *s)
+static void announce_ready(struct engine *s)
 {
 	struct engine_info e;
 	engine_info_get(&e);
@@ -148,7 +149,7 @@ static void announce_ready(struct shim *s)
 	s->ready_announced = 1;
 }
 
-static void on_spark_main_ended(struct shim *s, const char *exc)
+static void on_spark_main_ended(struct engine *s, const char *exc)
 {
 	if (s->stopping) {
 		if (exc[0])
@@ -179,7 +180,7 @@ static void on_spark_main_ended(struct shim *s, const char *exc)
 	}
 }
 
-static void reload(struct shim *s)
+static void reload(struct engine *s)
 {
 	struct settings ns;
 	char err[1024];
@@ -230,7 +231,7 @@ static void log_status(void)
 		 (long long)e.heap_max, reg_state_name(e.reg_state), e.znode_path);
 }
 
-static void on_signal(struct shim *s, int sig)
+static void on_signal(struct engine *s, int sig)
 {
 	switch (sig) {
 	case SIGTERM:
@@ -253,7 +254,7 @@ static void on_signal(struct shim *s, int sig)
 	}
 }
 
-static void on_event(struct shim *s, const struct shim_event *ev)
+static void on_event(struct engine *s, const struct shim_event *ev)
 {
 	log_debug("event %s %lld %s", event_name(ev->type), ev->value, ev->text);
 	switch (ev->type) {
@@ -318,7 +319,7 @@ static void on_event(struct shim *s, const struct shim_event *ev)
 
 /* ---- deadlines ---- */
 
-static void check_idle(struct shim *s, int64_t now)
+static void check_idle(struct engine *s, int64_t now)
 {
 	enum shim_state st = lifecycle_state();
 	if (now - last_idle_check_ms < s->settings.check_interval_ms && st != ST_DRAINING)
@@ -356,7 +357,7 @@ static void check_idle(struct shim *s, int64_t now)
 	begin_stop(s, EXIT_CLEAN, 0, why);
 }
 
-static void check_max_lifetime_drain(struct shim *s)
+static void check_max_lifetime_drain(struct engine *s)
 {
 	/* Past max lifetime with work still running: leave discovery now so
 	 * no new session arrives, and stop once the work is done. */
@@ -371,7 +372,7 @@ static void check_max_lifetime_drain(struct shim *s)
 	}
 }
 
-static void check_deadlines(struct shim *s)
+static void check_deadlines(struct engine *s)
 {
 	int64_t now = monotonic_ms();
 	enum shim_state st = lifecycle_state();
@@ -423,7 +424,7 @@ static void on_state(enum shim_state from, enum shim_state to, const char *reaso
 		statefile_write(to);
 }
 
-int supervise(struct shim *s)
+int supervise(struct engine *s)
 {
 	lifecycle_add_listener(on_state, NULL);
 	statefile_write(ST_STARTING);

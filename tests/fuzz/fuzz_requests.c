@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "launcher/engine_info.h"
-#include "launcher/events.h"
-#include "launcher/lifecycle.h"
-#include "launcher/log.h"
-#include "shim/ctl_service.h"
-#include "shim/event_log.h"
+#include "base/engine_info.h"
+#include "base/events.h"
+#include "base/lifecycle.h"
+#include "base/log.h"
+#include "shim/ctl/ctl_service.h"
+#include "shim/ctl/event_log.h"
 
 static void set_alive(struct engine_info *i, void *arg) { i->connect_alive = *(int *)arg; }
 

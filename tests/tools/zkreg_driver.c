@@ -22,13 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "launcher/conf.h"
-#include "launcher/engine_info.h"
-#include "launcher/events.h"
-#include "launcher/exitcodes.h"
-#include "launcher/lifecycle.h"
-#include "launcher/log.h"
-#include "shim/registry.h"
+#include "base/conf.h"
+#include "base/engine_info.h"
+#include "base/events.h"
+#include "base/exitcodes.h"
+#include "base/lifecycle.h"
+#include "base/log.h"
+#include "shim/registry/registry.h"
 
 static int64_t mono_ms(void)
 {

@@ -16,15 +16,15 @@
 #include <cmocka.h>
 #include <grpc/grpc.h>
 
+#include "base/engine_info.h"
+#include "base/events.h"
+#include "base/lifecycle.h"
+#include "base/log.h"
 #include "control.pb-c.h"
 #include "health.pb-c.h"
-#include "launcher/engine_info.h"
-#include "launcher/events.h"
-#include "launcher/lifecycle.h"
-#include "launcher/log.h"
-#include "shim/event_log.h"
-#include "shim/grpc_server.h"
-#include "shim/rpc_client.h"
+#include "shim/ctl/event_log.h"
+#include "shim/ctl/grpc_server.h"
+#include "shim/ctl/rpc_client.h"
 
 #define M_CHECK "/grpc.health.v1.Health/Check"
 #define M_WATCH "/grpc.health.v1.Health/Watch"

@@ -4,7 +4,7 @@
 
 #include <stdarg.h>
 
-#include "launcher/strvec.h"
+#include "base/strvec.h"
 
 static inline void vec_of(struct strvec *v, ...)
 {

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "shim/connect_probe.h"
+#include "shim/ctl/connect_probe.h"
 
 static int port_of(const char *addr) { return atoi(strrchr(addr, ':') + 1); }
 

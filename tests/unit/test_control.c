@@ -11,7 +11,7 @@
 
 #include <grpc/support/time.h>
 
-#include "shim/ctl_service.h"
+#include "shim/ctl/ctl_service.h"
 
 #define TOKEN "s3cret-token"
 

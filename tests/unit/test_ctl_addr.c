@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "shim/ctl_addr.h"
+#include "shim/ctl/ctl_addr.h"
 
 static int parse(const char *s, struct ctl_addr *a)
 {

@@ -5,8 +5,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "shim/ctl_cli.h"
-#include "shim/ctl_service.h"
+#include "shim/ctl/ctl_cli.h"
+#include "shim/ctl/ctl_service.h"
 
 #define TOKEN "cli-token-123"
 

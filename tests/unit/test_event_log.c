@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "launcher/lifecycle.h"
-#include "shim/event_log.h"
+#include "base/lifecycle.h"
+#include "shim/ctl/event_log.h"
 
 static int setup(void **state)
 {

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/conf.h"
+#include "base/lifecycle.h"
+#include "base/strvec.h"
 #include "launcher/cli.h"
-#include "launcher/conf.h"
-#include "launcher/lifecycle.h"
 #include "launcher/settings.h"
-#include "launcher/strvec.h"
-#include "strvec_testutil.h"
 #include "launcher/submit_args.h"
+#include "strvec_testutil.h"
 
 static void test_durations(void **st)
 {

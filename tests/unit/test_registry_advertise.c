@@ -1,4 +1,4 @@
-/* Advertised host rules (shim/advertise.c). Only the configured branches
+/* Advertised host rules (shim/registry/advertise.c). Only the configured branches
  * and the interface scan are exercised: the host-name branch may consult
  * DNS, which tests must not. */
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "shim/advertise.h"
+#include "shim/registry/advertise.h"
 
 static int pick(const char *const *kvs, char *out, size_t n)
 {

@@ -15,11 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "launcher/engine_info.h"
-#include "launcher/events.h"
-#include "launcher/lifecycle.h"
-#include "shim/registry.h"
-#include "shim/zk_log.h"
+#include "base/engine_info.h"
+#include "base/events.h"
+#include "base/lifecycle.h"
+#include "shim/registry/registry.h"
+#include "shim/registry/zk_log.h"
 
 static int64_t mono_ms(void)
 {

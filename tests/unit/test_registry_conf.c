@@ -1,4 +1,4 @@
-/* Registration settings (shim/reg_conf.c): defaults, Kyuubi key forms,
+/* Registration settings (shim/registry/reg_conf.c): defaults, Kyuubi key forms,
  * validation with one-line errors naming key and value. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim/reg_conf.h"
+#include "shim/registry/reg_conf.h"
 
 #define ADDR "spark.kyuubi.ha.addresses=127.0.0.1:2181"
 

@@ -1,4 +1,4 @@
-/* Kyuubi's launch-age check (shim/submit_time.c). */
+/* Kyuubi's launch-age check (shim/registry/submit_time.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "shim/registry.h"
+#include "shim/registry/registry.h"
 
 static int check(const char *submit, const char *timeout, int64_t now, char *err, size_t n)
 {

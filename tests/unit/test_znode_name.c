@@ -1,4 +1,4 @@
-/* Node name, data and path rules (shim/znode_name.c). */
+/* Node name, data and path rules (shim/registry/znode_name.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim/znode_name.h"
+#include "shim/registry/znode_name.h"
 
 static void sanitize_replaces_separators_and_controls(void **state)
 {

@@ -1,0 +1,15 @@
+/* The start-up steps of main before and up to the JVM (engine_setup.c),
+ * each 0 on success or an exit code (after printing the one-line error). */
+#ifndef SPARKSHIM_ENGINE_SETUP_H
+#define SPARKSHIM_ENGINE_SETUP_H
+
+#include "launcher/engine.h"
+
+int setup_spark_home(struct engine *s);
+int setup_conf_and_settings(struct engine *s);
+int setup_java(struct engine *s);
+int setup_connect_args(struct engine *s);
+int check_connect_port_free(struct engine *s);
+int start_engine_jvm(struct engine *s);
+
+#endif
