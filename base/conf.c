@@ -282,3 +282,41 @@ int conf_get_int(const struct conf *c, const char *key, long dflt, long min, lon
 	*out = n;
 	return 0;
 }
+
+/* The entry for exactly `key`, so callers can name the key that matched. */
+static const struct conf_entry *conf_entry_of(const struct conf *c, const char *key)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].key, key) == 0)
+			return &c->v[i];
+	return NULL;
+}
+
+const char *kconf_get(const struct conf *c, const char *key, const char **used)
+{
+	const struct conf_entry *e = NULL;
+	char pk[256];
+	if (strncmp(key, "spark.", 6) != 0 &&
+	    (size_t)snprintf(pk, sizeof(pk), "spark.%s", key) < sizeof(pk))
+		e = conf_entry_of(c, pk);
+	if (!e)
+		e = conf_entry_of(c, key);
+	if (!e)
+		return NULL;
+	if (used)
+		*used = e->key; /* lives as long as the conf */
+	return e->value;
+}
+
+const char *kconf_key(const struct conf *c, const char *key)
+{
+	const char *used = key;
+	kconf_get(c, key, &used);
+	return used;
+}
+
+int kconf_get_duration(const struct conf *c, const char *key, int64_t dflt_ms, int64_t *out,
+		       char *err, size_t errlen)
+{
+	return conf_get_duration(c, kconf_key(c, key), dflt_ms, out, err, errlen);
+}

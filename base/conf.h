@@ -47,4 +47,20 @@ int conf_get_bool(const struct conf *c, const char *key, int dflt, int *out,
 int conf_get_int(const struct conf *c, const char *key, long dflt, long min, long max,
 		 long *out, char *err, size_t errlen);
 
+/* Kyuubi keys. Kyuubi settings reach a Spark engine with a "spark." prefix
+ * (spark.kyuubi.ha.addresses); the unprefixed form (kyuubi.ha.addresses) is
+ * accepted too, and the prefixed one wins when both are set, as in Kyuubi's
+ * engine. This is the one place that knows it.
+ *
+ * kconf_get: the value of "spark.<key>", else of "<key>"; NULL when neither
+ * is set. *used (if given) is set to the key that matched (it lives as long
+ * as the conf) and left alone otherwise. */
+const char *kconf_get(const struct conf *c, const char *key, const char **used);
+/* The spelling of key that is set ("spark.<key>" first), for error messages
+ * and the typed getters; key itself when neither is set. */
+const char *kconf_key(const struct conf *c, const char *key);
+/* conf_get_duration on kconf_key(c, key). */
+int kconf_get_duration(const struct conf *c, const char *key, int64_t dflt_ms, int64_t *out,
+		       char *err, size_t errlen);
+
 #endif

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "shim/registry/registry.h"
+
 #define MIN 60000LL
 
 static int merge(struct conf *m, const struct conf *cli, const char *file,
@@ -33,18 +35,6 @@ static int merge(struct conf *m, const struct conf *cli, const char *file,
 nomem:
 	snprintf(err, errlen, "out of memory");
 	return -1;
-}
-
-/* A Kyuubi duration key through conf_get_duration, naming in errors the
- * spelling that is actually set (spark.kyuubi.X wins over kyuubi.X). */
-static int kyuubi_duration(const struct conf *spark, const char *name, int64_t dflt,
-			   int64_t *out, char *err, size_t errlen)
-{
-	char key[256];
-	snprintf(key, sizeof(key), "spark.kyuubi.%s", name);
-	if (!conf_get(spark, key))
-		snprintf(key, sizeof(key), "kyuubi.%s", name);
-	return conf_get_duration(spark, key, dflt, out, err, errlen);
 }
 
 static int read_token(const struct conf *m, char *out, size_t outlen, char *err, size_t errlen)
@@ -97,20 +87,19 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 		goto out;
 
 	int64_t init_timeout;
-	if (kyuubi_duration(spark_conf, "session.engine.initialize.timeout", 3 * MIN, &init_timeout,
-			    err, errlen) < 0 ||
+	if (registry_init_timeout_ms(spark_conf, &init_timeout, err, errlen) < 0 ||
 	    conf_get_duration(&m, "sparkshim.start.timeout", init_timeout, &s->start_timeout_ms, err,
 			      errlen) < 0 ||
 	    conf_get_duration(&m, "sparkshim.stop.timeout", 30000, &s->stop_timeout_ms, err,
 			      errlen) < 0 ||
 	    conf_get_duration(&m, "sparkshim.probe.interval", 2000, &s->probe_interval_ms, err,
 			      errlen) < 0 ||
-	    kyuubi_duration(spark_conf, "session.engine.idle.timeout", 30 * MIN, &s->idle_timeout_ms,
-			    err, errlen) < 0 ||
-	    kyuubi_duration(spark_conf, "session.engine.check.interval", MIN, &s->check_interval_ms,
-			    err, errlen) < 0 ||
-	    kyuubi_duration(spark_conf, "session.engine.spark.max.lifetime", 0, &s->max_lifetime_ms,
-			    err, errlen) < 0 ||
+	    kconf_get_duration(spark_conf, "kyuubi.session.engine.idle.timeout", 30 * MIN,
+			       &s->idle_timeout_ms, err, errlen) < 0 ||
+	    kconf_get_duration(spark_conf, "kyuubi.session.engine.check.interval", MIN,
+			       &s->check_interval_ms, err, errlen) < 0 ||
+	    kconf_get_duration(spark_conf, "kyuubi.session.engine.spark.max.lifetime", 0,
+			       &s->max_lifetime_ms, err, errlen) < 0 ||
 	    conf_get_bool(&m, "sparkshim.exit.with.parent", 0, &s->exit_with_parent, err,
 			  errlen) < 0)
 		goto out;

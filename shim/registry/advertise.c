@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "shim/registry/reg_conf.h"
 
 int advertise_is_wildcard(const char *host)
 {
@@ -36,21 +36,20 @@ int advertise_host_ok(const char *host)
 	return 1;
 }
 
-static int is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-	if (sa->sa_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-	return 0;
-}
+enum addr_kind { ADDR_LOOPBACK, ADDR_LINK_LOCAL };
 
-static int is_link_local(const struct sockaddr *sa)
+/* 1 when sa is a loopback (127/8, ::1) or a link-local (169.254/16,
+ * fe80::/10) address, as asked. */
+static int addr_is(const struct sockaddr *sa, enum addr_kind kind)
 {
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 16) == 0xa9fe;
-	if (sa->sa_family == AF_INET6)
-		return IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+		return kind == ADDR_LOOPBACK ? (a >> 24) == 127 : (a >> 16) == 0xa9fe;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return kind == ADDR_LOOPBACK ? IN6_IS_ADDR_LOOPBACK(a6) : IN6_IS_ADDR_LINKLOCAL(a6);
+	}
 	return 0;
 }
 
@@ -93,7 +92,7 @@ static int scan_interfaces(struct sockaddr_storage *best)
 			const struct sockaddr *sa = i->ifa_addr;
 			if (strcmp(i->ifa_name, names[k]) != 0 || !sa || !(i->ifa_flags & IFF_UP) ||
 			    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
-			    is_loopback(sa) || is_link_local(sa))
+			    addr_is(sa, ADDR_LOOPBACK) || addr_is(sa, ADDR_LINK_LOCAL))
 				continue;
 			if (sa->sa_family == AF_INET && !v4)
 				v4 = sa;
@@ -136,7 +135,7 @@ int advertise_local_host(int use_hostname, char *out, size_t outlen)
 			freeaddrinfo(res);
 		}
 	}
-	if (!have || is_loopback((struct sockaddr *)&ss)) {
+	if (!have || addr_is((struct sockaddr *)&ss, ADDR_LOOPBACK)) {
 		struct sockaddr_storage alt;
 		if (scan_interfaces(&alt) == 0) {
 			ss = alt;

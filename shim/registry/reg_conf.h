@@ -1,9 +1,11 @@
-/* Registration settings read from the engine's conf, validated once.
+/* Kyuubi-generic registration settings, read from the engine's conf and
+ * validated once: whether discovery is on, which backend
+ * (kyuubi.ha.client.class), and the engine's identity there (engine space,
+ * refId, share level, version, published attributes). The backend's own
+ * settings (ZooKeeper: zk_conf.h) are loaded by the backend.
  *
- * Kyuubi settings reach a Spark engine with a "spark." prefix
- * (spark.kyuubi.ha.addresses); the unprefixed form (kyuubi.ha.addresses) is
- * accepted too, and the prefixed one wins when both are set, as in Kyuubi's
- * engine. Pure parsing: no I/O, no ZooKeeper. */
+ * Keys are read as "spark.<key>" or "<key>" (kconf_get, base/conf.h). Pure
+ * parsing: no I/O. */
 #ifndef SPARKSHIM_REG_CONF_H
 #define SPARKSHIM_REG_CONF_H
 
@@ -11,58 +13,38 @@
 #include <stdint.h>
 
 #include "base/conf.h"
-#include "base/log.h"
 
-enum reg_auth { REG_AUTH_NONE, REG_AUTH_DIGEST };
-enum reg_retry {
-	REG_RETRY_ONE_TIME,
-	REG_RETRY_N_TIME,
-	REG_RETRY_EXPONENTIAL_BACKOFF,
-	REG_RETRY_BOUNDED_EXPONENTIAL_BACKOFF,
-	REG_RETRY_UNTIL_ELAPSED,
-};
+struct discovery_backend;
 
 struct reg_config {
 	int enabled;              /* addresses non-empty */
-	char *addresses;          /* ZooKeeper C client host string (ports completed) */
+	const struct discovery_backend *backend; /* from kyuubi.ha.client.class */
+	char *addresses;          /* kyuubi.ha.addresses as set (the backend parses it) */
 	char *namespace_path;     /* normalised engine space, e.g. /kyuubi_1.10.0_USER_SPARK_CONNECT/bob/default */
 	char *ref_id;             /* NULL when absent */
 	char *share_level;        /* upper case: CONNECTION, USER, GROUP, SERVER_LOCAL, SERVER */
 	char *version;            /* the node's version= value */
-	enum reg_auth acl_mode;   /* which ACL our nodes get */
-	char *digest;             /* "user:pass" to authenticate with, or NULL */
-	int session_timeout_ms;
-	int connect_timeout_ms;
-	enum reg_retry retry_policy;
-	int retry_base_ms, retry_max_ms, max_retries;
 	int64_t deregister_timeout_ms;
-	enum log_level zk_log_level;
 	/* Node attributes taken from the conf, in publishing order (owned). */
 	char **attr_keys;
 	char **attr_values;       /* value "" when the conf does not set it */
 	size_t n_attrs;
 };
 
-/* Look a Kyuubi key up as "spark.<key>" first, then "<key>". *used (if given)
- * is set to the key that matched. NULL when neither is set. */
-const char *kconf_get(const struct conf *c, const char *key, const char **used);
-
 /* Fill rc from c. 0, or -1 with a one-line error naming the key and the bad
  * value in err (rc is then left empty). rc owns its strings: reg_config_free. */
 int reg_config_load(struct reg_config *rc, const struct conf *c, char *err, size_t errlen);
 void reg_config_free(struct reg_config *rc);
 
-/* How long the discovery connection may stay down before the engine gives up
- * (EV_REG_LOST): the session timeout, then the retry policy's whole budget,
- * like Kyuubi (Curator reports LOST after a session timeout without a
- * connection; Kyuubi then waits the retry budget before stopping).
- * session_ms is the negotiated session timeout when known. */
-int64_t reg_lost_budget_ms(const struct reg_config *rc, int64_t session_ms);
-
-/* Complete a Java-style connect string for the C client: a host without a
- * port gets ":2181" (the Java client's default; the C client refuses it).
- * Spaces around hosts are dropped; a "/chroot" suffix is kept. Returns a
- * malloc'd string, or NULL with err filled. */
-char *reg_normalize_addresses(const char *in, char *err, size_t errlen);
+/* Helpers for the backends' settings; each error is one line naming the key
+ * spelling that is set and its value. */
+/* A bounded int-valued duration (Kyuubi's intConf in milliseconds; Spark and
+ * ISO duration strings are accepted too). */
+int reg_conf_ms(const struct conf *c, const char *key, int64_t dflt, int64_t min, int *out,
+		char *err, size_t errlen);
+int reg_conf_int(const struct conf *c, const char *key, long dflt, long min, long max, int *out,
+		 char *err, size_t errlen);
+/* The index of v in the NULL-terminated names (case-insensitive), or -1. */
+int reg_conf_pick(const char *v, const char *const *names);
 
 #endif

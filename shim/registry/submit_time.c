@@ -6,12 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "shim/registry/reg_conf.h"
 #include "shim/registry/registry.h"
 
-#define INIT_TIMEOUT_KEY "kyuubi.session.engine.initialize.timeout"
 #define SUBMIT_TIME_KEY "kyuubi.engine.submit.time"
-#define INIT_TIMEOUT_DEFAULT_MS 180000
 
 /* 1 found, 0 absent, -1 malformed (err filled). */
 static int submit_time(const struct conf *c, int64_t *out, char *err, size_t errlen)
@@ -31,11 +28,10 @@ static int submit_time(const struct conf *c, int64_t *out, char *err, size_t err
 	return 1;
 }
 
-static int init_timeout(const struct conf *c, int64_t *out, char *err, size_t errlen)
+int registry_init_timeout_ms(const struct conf *c, int64_t *out, char *err, size_t errlen)
 {
-	const char *key = INIT_TIMEOUT_KEY;
-	kconf_get(c, key, &key);
-	return conf_get_duration(c, key, INIT_TIMEOUT_DEFAULT_MS, out, err, errlen);
+	return kconf_get_duration(c, REGISTRY_INIT_TIMEOUT_KEY, REGISTRY_INIT_TIMEOUT_DEFAULT_MS, out,
+				  err, errlen);
 }
 
 int registry_check_submit_time(const struct conf *c, int64_t now_ms, char *err, size_t errlen)
@@ -44,7 +40,7 @@ int registry_check_submit_time(const struct conf *c, int64_t now_ms, char *err, 
 	int found = submit_time(c, &submitted, err, errlen);
 	if (found < 0)
 		return -2;
-	if (init_timeout(c, &timeout, err, errlen) < 0)
+	if (registry_init_timeout_ms(c, &timeout, err, errlen) < 0)
 		return -2;
 	if (!found)
 		return 0;
@@ -55,7 +51,7 @@ int registry_check_submit_time(const struct conf *c, int64_t now_ms, char *err, 
 		snprintf(err, errlen,
 			 "engine submitted at %lld is %lld ms old, more than the gateway's "
 			 "%s of %lld ms: it has given up on this engine",
-			 (long long)submitted, (long long)age, INIT_TIMEOUT_KEY, (long long)timeout);
+			 (long long)submitted, (long long)age, REGISTRY_INIT_TIMEOUT_KEY, (long long)timeout);
 		return -1;
 	}
 	return 0;
@@ -66,7 +62,7 @@ int registry_init_remaining_ms(const struct conf *c, int64_t now_ms, int64_t *re
 	char err[256];
 	int64_t submitted, timeout;
 	if (submit_time(c, &submitted, err, sizeof(err)) != 1 ||
-	    init_timeout(c, &timeout, err, sizeof(err)) < 0)
+	    registry_init_timeout_ms(c, &timeout, err, sizeof(err)) < 0)
 		return -1;
 	*remaining_ms = submitted + timeout - now_ms;
 	return 0;

@@ -113,6 +113,29 @@ static void bad_conf_is_one_line(void **state)
 	assert_int_equal(registry_enabled(), 0);
 }
 
+/* kyuubi.ha.client.class: the etcd backend is refused with one clear line
+ * (the launcher exits EXIT_USAGE), and nothing is left configured. */
+static void etcd_is_refused(void **state)
+{
+	(void)state;
+	char err[256] = "";
+	const char *kv[] = {"spark.kyuubi.ha.addresses=127.0.0.1:2379",
+			    "spark.kyuubi.ha.client.class=org.apache.kyuubi.ha.client.etcd."
+			    "EtcdDiscoveryClient",
+			    NULL};
+	assert_int_equal(configure(kv, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "spark.kyuubi.ha.client.class="));
+	assert_non_null(strstr(err, "not supported yet"));
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(registry_enabled(), 0);
+	const char *zk[] = {"spark.kyuubi.ha.addresses=127.0.0.1:1",
+			    "kyuubi.ha.client.class=org.apache.kyuubi.ha.client.zookeeper."
+			    "ZookeeperDiscoveryClient",
+			    NULL};
+	assert_int_equal(configure(zk, err, sizeof(err)), 0);
+	assert_int_equal(registry_enabled(), 1);
+}
+
 static void unreachable_ensemble_fails_in_time(void **state)
 {
 	(void)state;
@@ -255,6 +278,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(register_before_configure, setup, teardown),
 		cmocka_unit_test_setup_teardown(disabled_is_a_no_op, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_conf_is_one_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(etcd_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(unreachable_ensemble_fails_in_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_endpoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(close_is_idempotent, setup, teardown),

@@ -1,5 +1,8 @@
-/* Registration settings (shim/registry/reg_conf.c): defaults, Kyuubi key forms,
- * validation with one-line errors naming key and value. */
+/* Registration settings: the Kyuubi-generic ones (shim/registry/reg_conf.c)
+ * and the ZooKeeper backend's (zk_conf.c), loaded together the way
+ * registry_configure does; the backend chosen by kyuubi.ha.client.class
+ * (backends.c). Defaults, Kyuubi key forms, validation with one-line errors
+ * naming key and value. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shim/registry/discovery.h"
 #include "shim/registry/reg_conf.h"
+#include "shim/registry/zk_conf.h"
 
 #define ADDR "spark.kyuubi.ha.addresses=127.0.0.1:2181"
 
@@ -21,13 +26,37 @@ static void load_kvs(struct conf *c, const char *const *kvs)
 		assert_int_equal(conf_set_kv(c, kvs[i]), 0);
 }
 
+/* Both halves of the settings, as registry_configure loads them. */
+struct settings {
+	struct reg_config rc; /* Kyuubi-generic */
+	struct zk_config zk;  /* ZooKeeper backend (empty when discovery is off) */
+};
+
+static int load(struct settings *s, const struct conf *c, char *err, size_t errlen)
+{
+	memset(&s->zk, 0, sizeof(s->zk));
+	if (reg_config_load(&s->rc, c, err, errlen) < 0)
+		return -1;
+	if (s->rc.enabled && zk_config_load(&s->zk, c, &s->rc, err, errlen) < 0) {
+		reg_config_free(&s->rc);
+		return -1;
+	}
+	return 0;
+}
+
+static void settings_free(struct settings *s)
+{
+	reg_config_free(&s->rc);
+	zk_config_free(&s->zk);
+}
+
 /* Load and expect success. */
-static void ok(struct reg_config *rc, const char *const *kvs)
+static void ok(struct settings *rc, const char *const *kvs)
 {
 	struct conf c;
 	load_kvs(&c, kvs);
 	char err[512] = "";
-	int r = reg_config_load(rc, &c, err, sizeof(err));
+	int r = load(rc, &c, err, sizeof(err));
 	if (r != 0)
 		fail_msg("unexpected error: %s", err);
 	conf_free(&c); /* rc must not point into the conf */
@@ -38,70 +67,71 @@ static void bad(const char *const *kvs, const char *n1, const char *n2)
 {
 	struct conf c;
 	load_kvs(&c, kvs);
-	struct reg_config rc;
+	struct settings rc;
 	char err[512] = "";
-	assert_int_equal(reg_config_load(&rc, &c, err, sizeof(err)), -1);
+	assert_int_equal(load(&rc, &c, err, sizeof(err)), -1);
 	assert_null(strchr(err, '\n'));
 	if (!strstr(err, n1) || (n2 && !strstr(err, n2)))
 		fail_msg("error '%s' lacks '%s' / '%s'", err, n1, n2 ? n2 : "");
 	/* A failed load leaves nothing to free. */
-	assert_null(rc.addresses);
-	assert_int_equal(rc.n_attrs, 0);
+	assert_null(rc.rc.addresses);
+	assert_null(rc.zk.addresses);
+	assert_int_equal(rc.rc.n_attrs, 0);
 	conf_free(&c);
 }
 
 static void disabled_without_addresses(void **state)
 {
 	(void)state;
-	struct reg_config rc;
+	struct settings rc;
 	const char *none[] = {"spark.kyuubi.ha.namespace=/x", NULL};
 	ok(&rc, none);
-	assert_int_equal(rc.enabled, 0);
-	reg_config_free(&rc);
+	assert_int_equal(rc.rc.enabled, 0);
+	settings_free(&rc);
 	const char *blank[] = {"spark.kyuubi.ha.addresses=  ", "spark.kyuubi.ha.zookeeper.auth.type=BOGUS",
 			       NULL};
 	ok(&rc, blank); /* nothing else is looked at when discovery is off */
-	assert_int_equal(rc.enabled, 0);
-	reg_config_free(&rc);
+	assert_int_equal(rc.rc.enabled, 0);
+	settings_free(&rc);
 }
 
 static void defaults(void **state)
 {
 	(void)state;
-	struct reg_config rc;
+	struct settings rc;
 	const char *kv[] = {ADDR, NULL};
 	ok(&rc, kv);
-	assert_int_equal(rc.enabled, 1);
-	assert_string_equal(rc.addresses, "127.0.0.1:2181");
-	assert_string_equal(rc.namespace_path, "/kyuubi");
-	assert_null(rc.ref_id);
-	assert_string_equal(rc.share_level, "USER");
-	assert_string_equal(rc.version, SPARKSHIM_VERSION);
-	assert_int_equal(rc.acl_mode, REG_AUTH_NONE);
-	assert_null(rc.digest);
-	assert_int_equal(rc.session_timeout_ms, 60000);
-	assert_int_equal(rc.connect_timeout_ms, 15000);
-	assert_int_equal(rc.retry_policy, REG_RETRY_N_TIME);
-	assert_int_equal(rc.retry_base_ms, 1000);
-	assert_int_equal(rc.retry_max_ms, 30000);
-	assert_int_equal(rc.max_retries, 3);
-	assert_int_equal(rc.deregister_timeout_ms, 2000);
-	assert_int_equal(rc.zk_log_level, LOG_WARN);
+	assert_int_equal(rc.rc.enabled, 1);
+	assert_string_equal(rc.zk.addresses, "127.0.0.1:2181");
+	assert_string_equal(rc.rc.namespace_path, "/kyuubi");
+	assert_null(rc.rc.ref_id);
+	assert_string_equal(rc.rc.share_level, "USER");
+	assert_string_equal(rc.rc.version, SPARKSHIM_VERSION);
+	assert_int_equal(rc.zk.acl_mode, REG_AUTH_NONE);
+	assert_null(rc.zk.digest);
+	assert_int_equal(rc.zk.session_timeout_ms, 60000);
+	assert_int_equal(rc.zk.connect_timeout_ms, 15000);
+	assert_int_equal(rc.zk.retry_policy, REG_RETRY_N_TIME);
+	assert_int_equal(rc.zk.retry_base_ms, 1000);
+	assert_int_equal(rc.zk.retry_max_ms, 30000);
+	assert_int_equal(rc.zk.max_retries, 3);
+	assert_int_equal(rc.rc.deregister_timeout_ms, 2000);
+	assert_int_equal(rc.zk.zk_log_level, LOG_WARN);
 	/* Kyuubi publishes the default register attributes even when unset. */
-	assert_int_equal(rc.n_attrs, 2);
-	assert_string_equal(rc.attr_keys[0], "spark.driver.memory");
-	assert_string_equal(rc.attr_values[0], "");
-	assert_string_equal(rc.attr_keys[1], "spark.executor.memory");
+	assert_int_equal(rc.rc.n_attrs, 2);
+	assert_string_equal(rc.rc.attr_keys[0], "spark.driver.memory");
+	assert_string_equal(rc.rc.attr_values[0], "");
+	assert_string_equal(rc.rc.attr_keys[1], "spark.executor.memory");
 	/* 60 s session + N_TIME 3 x 1000 ms. */
-	assert_int_equal(reg_lost_budget_ms(&rc, 0), 63000);
-	assert_int_equal(reg_lost_budget_ms(&rc, 40000), 43000);
-	reg_config_free(&rc);
+	assert_int_equal(zk_lost_budget_ms(&rc.zk, 0), 63000);
+	assert_int_equal(zk_lost_budget_ms(&rc.zk, 40000), 43000);
+	settings_free(&rc);
 }
 
 static void engine_launch_conf(void **state)
 {
 	(void)state;
-	struct reg_config rc;
+	struct settings rc;
 	const char *kv[] = {
 		"spark.kyuubi.ha.addresses=zk1, zk2:2182 ,[::1]/chroot",
 		"spark.kyuubi.ha.namespace=/kyuubi_1.10.0_CONNECTION_SPARK_CONNECT/bob/4f1d",
@@ -120,30 +150,30 @@ static void engine_launch_conf(void **state)
 		NULL,
 	};
 	ok(&rc, kv);
-	assert_string_equal(rc.addresses, "zk1:2181,zk2:2182,[::1]:2181/chroot");
-	assert_string_equal(rc.ref_id, "4f1d");
-	assert_string_equal(rc.share_level, "CONNECTION");
-	assert_string_equal(rc.version, "1.10.0");
-	assert_int_equal(rc.session_timeout_ms, 30000);
-	assert_int_equal(rc.connect_timeout_ms, 5000);
-	assert_int_equal(rc.zk_log_level, LOG_DEBUG);
+	assert_string_equal(rc.zk.addresses, "zk1:2181,zk2:2182,[::1]:2181/chroot");
+	assert_string_equal(rc.rc.ref_id, "4f1d");
+	assert_string_equal(rc.rc.share_level, "CONNECTION");
+	assert_string_equal(rc.rc.version, "1.10.0");
+	assert_int_equal(rc.zk.session_timeout_ms, 30000);
+	assert_int_equal(rc.zk.connect_timeout_ms, 5000);
+	assert_int_equal(rc.zk.zk_log_level, LOG_DEBUG);
 	/* appMgrInfo first, then the list in order; kyuubi.engine.id comes
 	 * from the live endpoint, not from the list. */
-	assert_int_equal(rc.n_attrs, 3);
-	assert_string_equal(rc.attr_keys[0], "kyuubi.engine.appMgrInfo");
-	assert_string_equal(rc.attr_values[0], "eyJ9");
-	assert_string_equal(rc.attr_keys[1], "spark.executor.memory");
-	assert_string_equal(rc.attr_values[1], "4g");
-	assert_string_equal(rc.attr_keys[2], "spark.app.name");
+	assert_int_equal(rc.rc.n_attrs, 3);
+	assert_string_equal(rc.rc.attr_keys[0], "kyuubi.engine.appMgrInfo");
+	assert_string_equal(rc.rc.attr_values[0], "eyJ9");
+	assert_string_equal(rc.rc.attr_keys[1], "spark.executor.memory");
+	assert_string_equal(rc.rc.attr_values[1], "4g");
+	assert_string_equal(rc.rc.attr_keys[2], "spark.app.name");
 	/* 30 s + 100+200+400+800. */
-	assert_int_equal(reg_lost_budget_ms(&rc, 0), 31500);
-	reg_config_free(&rc);
+	assert_int_equal(zk_lost_budget_ms(&rc.zk, 0), 31500);
+	settings_free(&rc);
 }
 
 static void prefixed_key_wins_and_fallbacks(void **state)
 {
 	(void)state;
-	struct reg_config rc;
+	struct settings rc;
 	const char *kv[] = {
 		"kyuubi.ha.addresses=unprefixed:1",
 		"spark.kyuubi.ha.addresses=prefixed:2",
@@ -152,57 +182,57 @@ static void prefixed_key_wins_and_fallbacks(void **state)
 		NULL,
 	};
 	ok(&rc, kv);
-	assert_string_equal(rc.addresses, "prefixed:2");
-	assert_string_equal(rc.namespace_path, "/old_ns");
-	assert_string_equal(rc.share_level, "GROUP");
-	reg_config_free(&rc);
+	assert_string_equal(rc.zk.addresses, "prefixed:2");
+	assert_string_equal(rc.rc.namespace_path, "/old_ns");
+	assert_string_equal(rc.rc.share_level, "GROUP");
+	settings_free(&rc);
 	const char *quorum[] = {"kyuubi.ha.zookeeper.quorum=q:3", "kyuubi.ha.namespace=/n/",
 				NULL};
 	ok(&rc, quorum);
-	assert_string_equal(rc.addresses, "q:3");
-	assert_string_equal(rc.namespace_path, "/n");
-	reg_config_free(&rc);
+	assert_string_equal(rc.zk.addresses, "q:3");
+	assert_string_equal(rc.rc.namespace_path, "/n");
+	settings_free(&rc);
 	const char *explicit_version[] = {ADDR, "spark.kyuubi.ha.namespace=/k_1.2.3_USER_X/u/d",
 					  "spark.sparkshim.registry.version=9.9", NULL};
 	ok(&rc, explicit_version);
-	assert_string_equal(rc.version, "9.9");
-	reg_config_free(&rc);
+	assert_string_equal(rc.rc.version, "9.9");
+	settings_free(&rc);
 }
 
 static void digest_modes(void **state)
 {
 	(void)state;
-	struct reg_config rc;
+	struct settings rc;
 	/* Without a refId (not launched by a gateway) auth.type decides. */
 	const char *server[] = {ADDR, "kyuubi.ha.zookeeper.auth.type=digest",
 				"kyuubi.ha.zookeeper.auth.digest=u:p", NULL};
 	ok(&rc, server);
-	assert_int_equal(rc.acl_mode, REG_AUTH_DIGEST);
-	assert_string_equal(rc.digest, "u:p");
-	reg_config_free(&rc);
+	assert_int_equal(rc.zk.acl_mode, REG_AUTH_DIGEST);
+	assert_string_equal(rc.zk.digest, "u:p");
+	settings_free(&rc);
 	/* An engine inherits DIGEST from auth.type ... */
 	const char *inherit[] = {ADDR, "spark.kyuubi.ha.engine.ref.id=r",
 				 "spark.kyuubi.ha.zookeeper.auth.type=DIGEST",
 				 "spark.kyuubi.ha.zookeeper.auth.digest=u:p", NULL};
 	ok(&rc, inherit);
-	assert_int_equal(rc.acl_mode, REG_AUTH_DIGEST);
-	reg_config_free(&rc);
+	assert_int_equal(rc.zk.acl_mode, REG_AUTH_DIGEST);
+	settings_free(&rc);
 	/* ... but not KERBEROS (Kyuubi's engine ignores auth.type). */
 	const char *krb_server[] = {ADDR, "spark.kyuubi.ha.engine.ref.id=r",
 				    "spark.kyuubi.ha.zookeeper.auth.type=KERBEROS", NULL};
 	ok(&rc, krb_server);
-	assert_int_equal(rc.acl_mode, REG_AUTH_NONE);
-	reg_config_free(&rc);
+	assert_int_equal(rc.zk.acl_mode, REG_AUTH_NONE);
+	settings_free(&rc);
 	/* engine.auth.type wins over auth.type. */
 	const char *engine_none[] = {ADDR, "spark.kyuubi.ha.engine.ref.id=r",
 				     "spark.kyuubi.ha.zookeeper.auth.type=DIGEST",
 				     "spark.kyuubi.ha.zookeeper.engine.auth.type=NONE",
 				     "spark.kyuubi.ha.zookeeper.auth.digest=u:p", NULL};
 	ok(&rc, engine_none);
-	assert_int_equal(rc.acl_mode, REG_AUTH_NONE);
+	assert_int_equal(rc.zk.acl_mode, REG_AUTH_NONE);
 	/* A digest is still used to authenticate, like Kyuubi's client. */
-	assert_string_equal(rc.digest, "u:p");
-	reg_config_free(&rc);
+	assert_string_equal(rc.zk.digest, "u:p");
+	settings_free(&rc);
 }
 
 static void error_addresses(void **state)
@@ -215,6 +245,54 @@ static void error_addresses(void **state)
 			     "EtcdDiscoveryClient",
 			     NULL};
 	bad(cls, "spark.kyuubi.ha.client.class=org.apache.kyuubi.ha.client.etcd", "ZooKeeper");
+}
+
+#define ZK_CLASS "org.apache.kyuubi.ha.client.zookeeper.ZookeeperDiscoveryClient"
+#define ETCD_CLASS "org.apache.kyuubi.ha.client.etcd.EtcdDiscoveryClient"
+
+/* kyuubi.ha.client.class picks the backend: ZooKeeper by default, by its
+ * class name, or when empty; etcd is known but refused; anything else is
+ * refused as before. */
+static void backend_by_class(void **state)
+{
+	(void)state;
+	char err[512] = "";
+	const struct discovery_backend *zk = discovery_backend_for_class("k", NULL, err, sizeof(err));
+	assert_non_null(zk);
+	assert_string_equal(zk->name, "ZooKeeper");
+	assert_ptr_equal(discovery_backend_for_class("k", "", err, sizeof(err)), zk);
+	assert_ptr_equal(discovery_backend_for_class("k", ZK_CLASS, err, sizeof(err)), zk);
+
+	struct settings rc;
+	const char *dflt[] = {ADDR, NULL};
+	ok(&rc, dflt);
+	assert_ptr_equal(rc.rc.backend, zk);
+	settings_free(&rc);
+	const char *named[] = {ADDR, "spark.kyuubi.ha.client.class=" ZK_CLASS, NULL};
+	ok(&rc, named);
+	assert_ptr_equal(rc.rc.backend, zk);
+	assert_string_equal(rc.zk.addresses, "127.0.0.1:2181");
+	settings_free(&rc);
+	const char *empty[] = {ADDR, "kyuubi.ha.client.class=", NULL};
+	ok(&rc, empty);
+	assert_ptr_equal(rc.rc.backend, zk);
+	settings_free(&rc);
+
+	const char *etcd[] = {ADDR, "spark.kyuubi.ha.client.class=" ETCD_CLASS, NULL};
+	bad(etcd, "spark.kyuubi.ha.client.class=" ETCD_CLASS ": etcd discovery is not supported yet",
+	    NULL);
+	err[0] = '\0';
+	assert_null(discovery_backend_for_class("kyuubi.ha.client.class", ETCD_CLASS, err,
+						sizeof(err)));
+	assert_non_null(strstr(err, "not supported yet"));
+	assert_null(strchr(err, '\n'));
+
+	const char *unknown[] = {ADDR, "kyuubi.ha.client.class=com.example.Discovery", NULL};
+	bad(unknown, "kyuubi.ha.client.class=com.example.Discovery: only ZooKeeper discovery is "
+		     "supported", NULL);
+	/* The class is matched exactly, like a JVM class name. */
+	const char *suffixed[] = {ADDR, "spark.kyuubi.ha.client.class=" ZK_CLASS "x", NULL};
+	bad(suffixed, "only ZooKeeper discovery is supported", NULL);
 }
 
 static void error_identity(void **state)
@@ -251,9 +329,9 @@ static void error_auth(void **state)
 	/* The secret never appears in the message. */
 	struct conf c;
 	load_kvs(&c, baddigest);
-	struct reg_config rc;
+	struct settings rc;
 	char err[512];
-	assert_int_equal(reg_config_load(&rc, &c, err, sizeof(err)), -1);
+	assert_int_equal(load(&rc, &c, err, sizeof(err)), -1);
 	assert_null(strstr(err, "secret"));
 	conf_free(&c);
 }
@@ -296,39 +374,39 @@ static void error_attributes(void **state)
 static void budgets_per_policy(void **state)
 {
 	(void)state;
-	struct reg_config rc = {.session_timeout_ms = 1000, .retry_base_ms = 100,
+	struct zk_config rc = {.session_timeout_ms = 1000, .retry_base_ms = 100,
 				.retry_max_ms = 250, .max_retries = 3};
 	rc.retry_policy = REG_RETRY_ONE_TIME;
-	assert_int_equal(reg_lost_budget_ms(&rc, 0), 1100);
+	assert_int_equal(zk_lost_budget_ms(&rc, 0), 1100);
 	rc.retry_policy = REG_RETRY_N_TIME;
-	assert_int_equal(reg_lost_budget_ms(&rc, 0), 1300);
+	assert_int_equal(zk_lost_budget_ms(&rc, 0), 1300);
 	rc.retry_policy = REG_RETRY_EXPONENTIAL_BACKOFF;
-	assert_int_equal(reg_lost_budget_ms(&rc, 0), 1700);
+	assert_int_equal(zk_lost_budget_ms(&rc, 0), 1700);
 	rc.retry_policy = REG_RETRY_BOUNDED_EXPONENTIAL_BACKOFF;
-	assert_int_equal(reg_lost_budget_ms(&rc, 0), 1550); /* 100+200+min(400,250) */
+	assert_int_equal(zk_lost_budget_ms(&rc, 0), 1550); /* 100+200+min(400,250) */
 	rc.retry_policy = REG_RETRY_UNTIL_ELAPSED;
-	assert_int_equal(reg_lost_budget_ms(&rc, 0), 1250);
+	assert_int_equal(zk_lost_budget_ms(&rc, 0), 1250);
 	rc.retry_policy = REG_RETRY_EXPONENTIAL_BACKOFF;
 	rc.max_retries = 1000; /* no overflow: doublings stop at 32 */
-	assert_true(reg_lost_budget_ms(&rc, 0) > 0);
+	assert_true(zk_lost_budget_ms(&rc, 0) > 0);
 }
 
 static void normalize_addresses(void **state)
 {
 	(void)state;
 	char err[256];
-	char *a = reg_normalize_addresses("h", err, sizeof(err));
+	char *a = zk_normalize_addresses("h", err, sizeof(err));
 	assert_string_equal(a, "h:2181");
 	free(a);
-	a = reg_normalize_addresses("h1:1,h2/ch/root", err, sizeof(err));
+	a = zk_normalize_addresses("h1:1,h2/ch/root", err, sizeof(err));
 	assert_string_equal(a, "h1:1,h2:2181/ch/root");
 	free(a);
-	a = reg_normalize_addresses("[::1]:5,[::2]", err, sizeof(err));
+	a = zk_normalize_addresses("[::1]:5,[::2]", err, sizeof(err));
 	assert_string_equal(a, "[::1]:5,[::2]:2181");
 	free(a);
-	assert_null(reg_normalize_addresses("h1,", err, sizeof(err)));
+	assert_null(zk_normalize_addresses("h1,", err, sizeof(err)));
 	assert_non_null(strstr(err, "kyuubi.ha.addresses=h1,"));
-	assert_null(reg_normalize_addresses(" ", err, sizeof(err)));
+	assert_null(zk_normalize_addresses(" ", err, sizeof(err)));
 }
 
 static void kconf_lookup(void **state)
@@ -358,6 +436,7 @@ int main(void)
 		cmocka_unit_test(prefixed_key_wins_and_fallbacks),
 		cmocka_unit_test(digest_modes),
 		cmocka_unit_test(error_addresses),
+		cmocka_unit_test(backend_by_class),
 		cmocka_unit_test(error_identity),
 		cmocka_unit_test(error_auth),
 		cmocka_unit_test(error_numbers),
