@@ -1,6 +1,7 @@
 #!/bin/sh
 # make bench: every benchmark appends its figures to $OUT.
-# RUNS (default 5) runs per figure; HEALTH_SECONDS (default 10) per load pass.
+# RUNS (default 5) runs per figure; HEALTH_SECONDS (default 10) per load pass;
+# REAL_ROUNDS/REAL_WARMUP for the real-Spark section (bench/real_spark.py).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -14,6 +15,9 @@ export BUILD SPARKSHIM_BIN="$PWD/$BUILD/sparkshim" SPARKSHIM_STANDIN="$PWD/$BUIL
 /usr/bin/python3 bench/startup.py --runs "$RUNS" --out "$OUT"
 /usr/bin/python3 bench/health_busy.py --runs "$RUNS" --seconds "${HEALTH_SECONDS:-10}" --out "$OUT"
 /usr/bin/python3 bench/registration.py --runs "$RUNS" --out "$OUT"
+# Real Spark 4 (SPARK4_HOME from .venv/spark-homes.env; skipped without it).
+# REAL_ROUNDS (default 5), REAL_WARMUP (default 1). Alone: bench/real_spark.py
+/usr/bin/python3 bench/real_spark.py --out "$OUT"
 for b in bench/bench_*.sh; do
 	[ -x "$b" ] && "$b" "$OUT"
 done
