@@ -47,4 +47,7 @@ int conf_get_bool(const struct conf *c, const char *key, int dflt, int *out,
 int conf_get_int(const struct conf *c, const char *key, long dflt, long min, long max,
 		 long *out, char *err, size_t errlen);
 
+/* Cut leading and trailing whitespace in place; returns the first non-space. */
+char *str_trim(char *s);
+
 #endif
