@@ -99,7 +99,7 @@ int conf_set_kv(struct conf *c, const char *kv)
 	return rc;
 }
 
-static char *trim(char *s)
+char *str_trim(char *s)
 {
 	while (isspace((unsigned char)*s))
 		s++;
@@ -121,7 +121,7 @@ int conf_load_file(struct conf *c, const char *path, int *bad_line)
 	int lineno = 0, rc = 0;
 	while (getline(&line, &cap, f) >= 0) {
 		lineno++;
-		char *s = trim(line);
+		char *s = str_trim(line);
 		if (*s == '\0' || *s == '#' || *s == '!')
 			continue;
 		/* Properties syntax: the key ends at the first '=', ':' or blank. */
@@ -138,7 +138,7 @@ int conf_load_file(struct conf *c, const char *path, int *bad_line)
 			val++;
 		if (*val == '=' || *val == ':')
 			val++;
-		val = trim(val);
+		val = str_trim(val);
 		s[klen] = '\0';
 		if (conf_set(c, s, val) < 0) {
 			errno = ENOMEM;

@@ -63,4 +63,7 @@ const char *kconf_key(const struct conf *c, const char *key);
 int kconf_get_duration(const struct conf *c, const char *key, int64_t dflt_ms, int64_t *out,
 		       char *err, size_t errlen);
 
+/* Cut leading and trailing whitespace in place; returns the first non-space. */
+char *str_trim(char *s);
+
 #endif

@@ -20,6 +20,8 @@ static const char *const names[EV__COUNT] = {
 	"jvm-destroyed", "spark-stopped",     "ctl-drain",
 	"ctl-stop",      "reg-node-deleted",  "reg-lost",
 	"reg-registered", "connect-port",      "probe",
+	"reg-failed",    "reg-deregistered",  "activity",
+	"probe-quiesced",
 };
 
 const char *event_name(enum ev_type type)

@@ -18,6 +18,12 @@ enum ev_type {
 	EV_REG_REGISTERED,     /* text: znode path */
 	EV_CONNECT_PORT,       /* value: the connect server's bound port */
 	EV_PROBE,              /* value: 1 connect port answers, 0 it stopped answering */
+	/* Results of the main loop's blocking work, done on worker threads
+	 * (launcher/jobs.c) so the loop itself never waits: */
+	EV_REG_FAILED,         /* (re-)registration failed; value: 1 re-registration (SIGHUP); text: why */
+	EV_REG_DEREGISTERED,   /* deregistration finished; value: 0 node gone, -1 not in time */
+	EV_ACTIVITY,           /* fresh activity figures in engine_info; value: 0 ok, -1 no answer */
+	EV_PROBE_QUIESCED,     /* the prober closed its channel to Spark (or gave up waiting) */
 	EV__COUNT
 };
 

@@ -1,7 +1,14 @@
 /* Exit codes of sparkshim: one per failure cause, so a gateway or systemd
- * unit can tell them apart without parsing logs. The README has the table. */
+ * unit can tell them apart without parsing logs.
+ *
+ * exit_codes[] (exitcodes.c) is the one table: code, name, meaning. The
+ * README's "Exit codes" table, the exit column of docs/operations.md and
+ * tests/integration/exitcodes.py are checked against it by
+ * tests/unit/test_exitcodes.c (make unit). */
 #ifndef SPARKSHIM_EXITCODES_H
 #define SPARKSHIM_EXITCODES_H
+
+#include <stddef.h>
 
 enum shim_exit {
 	EXIT_CLEAN = 0,            /* graceful stop completed */
@@ -20,8 +27,19 @@ enum shim_exit {
 	EXIT_SPARK_DIED = 76,      /* Spark stopped on its own while serving */
 	EXIT_JVM_OOM = 77,         /* JVM ran out of memory */
 	EXIT_STOP_TIMEOUT = 78,    /* graceful stop exceeded --stop-timeout */
-	/* 128+N: stop forced by signal N (second TERM/INT).
-	 * Any other code: the JVM's own System.exit(n) status. */
+	EXIT_SIGNAL_BASE = 128,    /* 128+N: stop forced by signal N (second TERM/INT) */
+	/* Any other code: the JVM's own System.exit(n) status. */
 };
+
+struct exit_code_info {
+	int code;            /* -1: not one code ("other") */
+	const char *name;    /* the enum name, NULL for "other" */
+	const char *shown;   /* how the README's code column shows it: "64", "128+N", "other" */
+	const char *meaning; /* the README's meaning column, verbatim (Markdown) */
+};
+
+/* In README order. */
+extern const struct exit_code_info exit_codes[];
+extern const size_t n_exit_codes;
 
 #endif

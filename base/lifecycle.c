@@ -52,6 +52,16 @@ const char *trigger_name(enum shim_trigger tr)
 	return (unsigned)tr < TR__COUNT ? trigger_names[tr] : "?";
 }
 
+int state_is_stopping(enum shim_state st)
+{
+	return st == ST_STOPPING || st == ST_STOPPED || st == ST_FAILED;
+}
+
+int state_is_serving(enum shim_state st)
+{
+	return st == ST_READY || st == ST_DRAINING;
+}
+
 void lifecycle_reset(void)
 {
 	pthread_once(&cv_once, init_cv);

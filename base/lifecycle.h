@@ -37,6 +37,12 @@ typedef void (*lifecycle_listener)(enum shim_state from, enum shim_state to,
 const char *state_name(enum shim_state st);
 const char *trigger_name(enum shim_trigger tr);
 
+/* What a state means for the rest of the engine, so nobody keeps a shadow
+ * flag: a stop has begun (STOPPING or final), READY has been announced and
+ * the engine has not begun stopping (READY or DRAINING). */
+int state_is_stopping(enum shim_state st);
+int state_is_serving(enum shim_state st);
+
 /* Reset to STARTING with no listeners (start of main and tests). */
 void lifecycle_reset(void);
 

@@ -23,19 +23,39 @@ struct engine {
 	int signal_fd;
 	int using_standin;
 
-	/* supervisor state */
+	/* supervisor state (supervisor.c). Whether a stop has begun and whether
+	 * READY was announced are the lifecycle state's to say
+	 * (state_is_stopping, state_is_serving), not flags here. */
 	int jvm_created;
 	int jvm_gone;
-	int stopping;                 /* a stop has begun; exit_code is final */
-	int exit_code;
+	int exit_code;                /* final once a stop has begun */
 	char stop_reason[1200];       /* why we stop; the final error line when exit_code != 0 */
-	int spark_stop_sent;
 	int connect_port;
-	int ready_announced;
 	int64_t start_deadline_ms;    /* monotonic */
-	int64_t stop_deadline_ms;     /* monotonic, 0 = none */
 	int64_t ready_epoch_ms;
 	int64_t drain_since_ms;
+
+	/* The stop progression: deregister (and quiesce the prober), then stop
+	 * Spark, each wait bounded. */
+	struct {
+		int64_t deadline_ms;        /* monotonic end of the stop budget, 0 = none */
+		int64_t dereg_until_ms;     /* stop Spark anyway after this */
+		int64_t quiesce_until_ms;   /* likewise for the prober */
+		int spark_stop_sent;
+	} stop;
+
+	/* Blocking work out on worker threads (jobs.c), by its result event. */
+	enum job_state { JOB_NONE, JOB_RUNNING, JOB_DONE } dereg, quiesce;
+	int drain_pending;            /* TR_DRAIN once deregistered */
+	char drain_reason[64];
+	int activity_pending;         /* an idle decision waits for EV_ACTIVITY */
+	char idle_why[160];           /* ... and would stop for this reason */
+	int64_t idle_last_epoch_ms;   /* ... unless activity is newer than this */
+
+	/* The loop's own clocks (monotonic ms). */
+	int64_t last_watchdog_ms;
+	int64_t last_extend_ms;
+	int64_t last_idle_check_ms;
 };
 
 #endif

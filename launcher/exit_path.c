@@ -29,14 +29,12 @@ void cleanup_files(void)
 	pidfile_release();
 }
 
-void exit_now(int code, const char *fmt, ...)
+static void __attribute__((noreturn)) vexit(int code, int deregister, const char *fmt, va_list ap)
 {
-	registry_deregister();
+	if (deregister)
+		registry_deregister();
 	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	lifecycle_fire(code == 0 ? TR_STOPPED : TR_FAIL, msg);
 	sdn_stopping(msg);
 	cleanup_files();
@@ -49,34 +47,81 @@ void exit_now(int code, const char *fmt, ...)
 	_exit(code);
 }
 
+void exit_now(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vexit(code, 1, fmt, ap);
+}
+
+void exit_forced(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vexit(code, !(S && S->dereg == JOB_RUNNING), fmt, ap);
+}
+
+#define CONNECT_JAR_HINT                                                                       \
+	"Spark 3.5 needs the connect jar: --packages "                                         \
+	"org.apache.spark:spark-connect_<scala>:<version> or --jars <spark-connect jar>"
+
+int classify_exit(const struct jvm_end *end, char *msg, size_t len)
+{
+	const char *exc = end->exception ? end->exception : "";
+	int n = end->status;
+	if (end->system_exit && end->state != ST_STARTING) {
+		snprintf(msg, len, "Spark called System.exit(%d); the engine stops with its status", n);
+		return n & 0xff;
+	}
+	if (strstr(exc, "OutOfMemoryError")) {
+		snprintf(msg, len, "the JVM ran out of memory%s: %s",
+			 end->state == ST_STARTING ? " while Spark started" : "", exc);
+		return EXIT_JVM_OOM;
+	}
+	if (end->state != ST_STARTING) {
+		if (exc[0])
+			snprintf(msg, len, "Spark failed while serving: %s", exc);
+		else
+			snprintf(msg, len, "Spark stopped on its own while serving");
+		return EXIT_SPARK_DIED;
+	}
+	/* Still starting. */
+	if (strstr(exc, "BindException") || strstr(exc, "Failed to bind")) {
+		snprintf(msg, len, "Spark Connect could not bind its port: %s", exc);
+		return EXIT_PORT_IN_USE;
+	}
+	if (end->system_exit && n == 101) /* SparkSubmit: "Failed to load class" */
+		snprintf(msg, len,
+			 "Spark failed to start: SparkSubmit could not load the main class (exit 101)%s%s; " CONNECT_JAR_HINT,
+			 exc[0] ? ": " : "", exc);
+	else if (!end->system_exit && strstr(exc, "ClassNotFoundException") && strstr(exc, "connect"))
+		snprintf(msg, len, "Spark failed to start: %s. " CONNECT_JAR_HINT, exc);
+	else if (exc[0] && end->system_exit)
+		snprintf(msg, len, "Spark failed to start: %s (then System.exit(%d))", exc, n);
+	else if (exc[0])
+		snprintf(msg, len, "Spark failed to start: %s", exc);
+	else if (end->system_exit)
+		snprintf(msg, len, "Spark failed to start: System.exit(%d)", n);
+	else
+		snprintf(msg, len, "Spark returned before its connect server started");
+	return EXIT_SPARK_START;
+}
+
 /* What does a System.exit mean, given where we are? */
 void shim_hook_exit(int status)
 {
-	char exc[700];
+	char exc[700], msg[1200];
 	output_tap_stop(1000);
 	output_tap_last_exception(exc, sizeof(exc));
-	if (S && S->stopping) {
-		if (S->exit_code)
+	enum shim_state st = lifecycle_state();
+	if (state_is_stopping(st)) {
+		if (S && S->exit_code)
 			exit_now(S->exit_code, "%s", S->stop_reason);
 		exit_now(0, "stopped cleanly (JVM exited with status %d)", status);
 	}
-	if (lifecycle_state() == ST_STARTING) {
-		if (strstr(exc, "BindException") || strstr(exc, "Failed to bind"))
-			exit_now(EXIT_PORT_IN_USE, "Spark Connect could not bind its port: %s", exc);
-		/* SparkSubmit's "Error: Failed to load class ..." exit status. */
-		if (status == 101)
-			exit_now(EXIT_SPARK_START,
-				 "Spark failed to start: SparkSubmit could not load the main class (exit 101)%s%s; Spark 3.5 needs the connect jar: --packages org.apache.spark:spark-connect_<scala>:<version> or --jars <spark-connect jar>",
-				 exc[0] ? ": " : "", exc);
-		if (strstr(exc, "OutOfMemoryError"))
-			exit_now(EXIT_JVM_OOM, "the JVM ran out of memory while Spark started: %s", exc);
-		if (exc[0])
-			exit_now(EXIT_SPARK_START, "Spark failed to start: %s (then System.exit(%d))",
-				 exc, status);
-		exit_now(EXIT_SPARK_START, "Spark failed to start: System.exit(%d)", status);
-	}
-	exit_now(status & 0xff, "Spark called System.exit(%d); the engine stops with its status",
-		 status);
+	struct jvm_end end = {.state = st, .system_exit = 1, .status = status, .exception = exc};
+	int code = classify_exit(&end, msg, sizeof(msg));
+	exit_now(code, "%s", msg);
 }
 
 void shim_hook_abort(void)

@@ -1,9 +1,12 @@
 /* The main loop: one thread decides everything about the process. It polls
- * the signalfd and the event queue, and on each wake-up checks its
- * deadlines (start timeout, stop budget, idle timeout, max lifetime,
- * watchdog). Workers (JVM host, prober, control server, registry) only
- * report. */
+ * the signalfd and the event queue, sleeping until its next deadline (start
+ * timeout, stop budget and its steps, idle check, max lifetime, watchdog,
+ * systemd extension). It never blocks on anything else: registration,
+ * deregistration, activity queries and probe quiescing run on workers
+ * (jobs.c) that post their results. Workers (JVM host, prober, control
+ * server, registry, jobs) only report. */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,44 +25,91 @@
 #include "jni/output_tap.h"
 #include "launcher/engine_probe.h"
 #include "launcher/exit_path.h"
+#include "launcher/jobs.h"
 #include "launcher/sdnotify.h"
 #include "launcher/signals.h"
 #include "shim/ctl/grpc_server.h"
 #include "shim/registry/registry.h"
 
-#define TICK_MS 250
 #define EXTEND_USEC (5ull * 1000 * 1000)
+#define EXTEND_EVERY_MS 1000
+/* How long a stop waits for deregistration (the registry's own bound is
+ * sparkshim.registry.deregister.timeout, 2 s) and for the prober to close
+ * its channel before it stops Spark anyway. */
+#define DEREG_WAIT_MS 2500
+#define QUIESCE_WAIT_MS 2500
+#define ACTIVITY_QUERY_MS 1000
+#define DRAIN_CHECK_MS 250     /* while draining: stop soon after the last operation */
+#define WATCHDOG_RETRY_MS 250  /* a ping withheld (probe stale) is retried this often */
+#define MAX_SLEEP_MS 60000
 
-static int64_t last_watchdog_ms, last_extend_ms, last_idle_check_ms;
+static int stopping(void) { return state_is_stopping(lifecycle_state()); }
 
 /* ---- stop ---- */
 
+/* Leave the gateway: once per process, on a worker; EV_REG_DEREGISTERED
+ * says it is done. Without registration there is nothing to wait for. */
+static void start_deregister(struct engine *s)
+{
+	if (s->dereg != JOB_NONE)
+		return;
+	if (!registry_enabled()) {
+		s->dereg = JOB_DONE;
+		return;
+	}
+	s->dereg = JOB_RUNNING;
+	jobs_deregister();
+}
+
+/* The stop's next step, once the one before it is done or out of time:
+ * deregistered (and the prober quiet) -> stop Spark. Called on every event
+ * that may unblock it and on every wake-up. */
+static void stop_progress(struct engine *s, int64_t now)
+{
+	if (!stopping() || s->stop.spark_stop_sent)
+		return;
+	if (s->dereg == JOB_RUNNING && now < s->stop.dereg_until_ms)
+		return; /* deregister FIRST */
+	if (s->quiesce == JOB_RUNNING && now < s->stop.quiesce_until_ms)
+		return;
+	if (!s->jvm_created)
+		return; /* EV_JVM_CREATED comes back here */
+	if (s->dereg == JOB_RUNNING)
+		log_warn("deregistration did not finish within %d ms; stopping Spark anyway",
+			 DEREG_WAIT_MS);
+	/* Leave a third of what is left of the budget for Spark's own
+	 * shutdown after the connect server has drained. */
+	if (s->connect_port > 0)
+		jvm_stop_spark_async((s->stop.deadline_ms - now) * 2 / 3);
+	else
+		jvm_exit_async(0);
+	s->stop.spark_stop_sent = 1;
+}
+
 /* Begin a graceful stop: deregister FIRST (the gateway must not send new
- * sessions to an engine on its way out), then ask Spark to stop its connect
- * server, letting running operations finish within the budget. */
+ * sessions to an engine on its way out) and quiet the prober, then
+ * (stop_progress) ask Spark to stop its connect server, letting running
+ * operations finish within the budget. */
 static void begin_stop(struct engine *s, int code, int64_t grace_ms, const char *why)
 {
-	if (s->stopping)
+	if (stopping())
 		return;
-	s->stopping = 1;
 	s->exit_code = code;
 	snprintf(s->stop_reason, sizeof(s->stop_reason), "%s", why);
 	if (grace_ms <= 0)
 		grace_ms = s->settings.stop_timeout_ms;
-	s->stop_deadline_ms = monotonic_ms() + grace_ms;
+	int64_t now = monotonic_ms();
+	s->stop.deadline_ms = now + grace_ms;
+	s->stop.dereg_until_ms = now + DEREG_WAIT_MS;
+	s->stop.quiesce_until_ms = now + QUIESCE_WAIT_MS;
 	log_info("stopping: %s (budget %lld ms)", why, (long long)grace_ms);
 	lifecycle_fire(TR_STOP, why);
-	registry_deregister();
-	probe_quiesce(2500);
-	if (!s->jvm_created)
-		return; /* EV_JVM_CREATED will finish the job */
-	/* Leave a third of the budget for Spark's own shutdown after the
-	 * connect server has drained. */
-	if (s->connect_port > 0)
-		jvm_stop_spark_async(grace_ms * 2 / 3);
-	else
-		jvm_exit_async(0);
-	s->spark_stop_sent = 1;
+	start_deregister(s);
+	if (s->quiesce == JOB_NONE) {
+		s->quiesce = JOB_RUNNING;
+		jobs_quiesce_probe(QUIESCE_WAIT_MS);
+	}
+	stop_progress(s, now);
 }
 
 static void fail(struct engine *s, int code, const char *fmt, const char *detail)
@@ -127,18 +177,8 @@ static void announce_ready(struct engine *s)
 	log_info("%s", status);
 	sdn_ready(status);
 	if (registry_enabled()) {
-		char err[1024];
-		struct reg_endpoint ep = {
-			.host = e.connect_host,
-			.port = e.connect_port,
-			.control_endpoint = e.control_endpoint,
-			.app_id = e.app_id,
-			.ui_url = e.ui_url,
-		};
-		if (registry_register(&ep, err, sizeof(err)) < 0) {
-			fail(s, EXIT_REGISTER, "registration with the gateway failed: %s", err);
-			return;
-		}
+		/* On a worker: EV_REG_REGISTERED or EV_REG_FAILED follows. */
+		jobs_register(0);
 	} else {
 		/* Manual mode: the URL is the product, on stdout. */
 		printf("sc://%s:%d\n", e.connect_host, e.connect_port);
@@ -146,38 +186,20 @@ static void announce_ready(struct engine *s)
 			printf("control: %s\n", e.control_endpoint);
 		fflush(stdout);
 	}
-	s->ready_announced = 1;
 }
 
 static void on_spark_main_ended(struct engine *s, const char *exc)
 {
-	if (s->stopping) {
+	enum shim_state st = lifecycle_state();
+	if (state_is_stopping(st)) {
 		if (exc[0])
 			log_info("Spark's main ended with %s while stopping", exc);
 		return;
 	}
-	enum shim_state st = lifecycle_state();
-	if (!exc[0]) {
-		fail(s, st == ST_STARTING ? EXIT_SPARK_START : EXIT_SPARK_DIED, "%s",
-		     st == ST_STARTING ? "Spark returned before its connect server started"
-				       : "Spark stopped on its own while serving");
-		return;
-	}
-	char tapped[700];
-	output_tap_last_exception(tapped, sizeof(tapped));
-	if (strstr(exc, "OutOfMemoryError")) {
-		fail(s, EXIT_JVM_OOM, "the JVM ran out of memory: %s", exc);
-	} else if (st != ST_STARTING) {
-		fail(s, EXIT_SPARK_DIED, "Spark failed while serving: %s", exc);
-	} else if (strstr(exc, "ClassNotFoundException") && strstr(exc, "connect")) {
-		char msg[1200];
-		snprintf(msg, sizeof(msg),
-			 "%s. Spark 3.5 needs the connect jar: --packages org.apache.spark:spark-connect_<scala>:<version> or --jars <spark-connect jar>",
-			 exc);
-		fail(s, EXIT_SPARK_START, "Spark failed to start: %s", msg);
-	} else {
-		fail(s, EXIT_SPARK_START, "Spark failed to start: %s", exc);
-	}
+	char msg[1200];
+	struct jvm_end end = {.state = st, .system_exit = 0, .exception = exc};
+	int code = classify_exit(&end, msg, sizeof(msg));
+	fail(s, code, "%s", msg);
 }
 
 static void reload(struct engine *s)
@@ -209,15 +231,12 @@ static void reload(struct engine *s)
 	ns.start_timeout_ms = o->start_timeout_ms;
 	*o = ns;
 	log_set_level(o->log_level);
-	if (lifecycle_state() == ST_READY && registry_enabled()) {
-		log_info("SIGHUP: re-registering with the gateway");
-		registry_deregister();
-		struct engine_info e;
-		engine_info_get(&e);
-		struct reg_endpoint ep = {e.connect_host, e.connect_port, e.control_endpoint, e.app_id,
-					  e.ui_url};
-		if (registry_register(&ep, err, sizeof(err)) < 0)
-			log_error("SIGHUP: re-registration failed: %s", err);
+	if (lifecycle_state() == ST_READY && registry_enabled() && s->dereg == JOB_NONE) {
+		/* On a worker: deregister, register; EV_REG_FAILED on failure. */
+		if (jobs_register(1) == 0)
+			log_info("SIGHUP: re-registering with the gateway");
+		else
+			log_warn("SIGHUP: a registration is under way; not re-registering");
 	}
 }
 
@@ -236,8 +255,8 @@ static void on_signal(struct engine *s, int sig)
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
-		if (s->stopping)
-			exit_now(128 + sig, "second %s: forced stop", signal_name(sig));
+		if (stopping())
+			exit_forced(EXIT_SIGNAL_BASE + sig, "second %s: forced stop", signal_name(sig));
 		begin_stop(s, EXIT_CLEAN, 0, signal_name(sig));
 		break;
 	case SIGHUP:
@@ -254,30 +273,70 @@ static void on_signal(struct engine *s, int sig)
 	}
 }
 
+static void finish_drain(struct engine *s);
+
+/* Drain: leave the gateway (on a worker), DRAINING once that is done. */
+static void begin_drain(struct engine *s, const char *why)
+{
+	if (lifecycle_state() != ST_READY || s->drain_pending)
+		return;
+	s->drain_pending = 1;
+	snprintf(s->drain_reason, sizeof(s->drain_reason), "%s", why);
+	log_info("%s: deregistering, then draining", why);
+	start_deregister(s);
+	if (s->dereg == JOB_DONE)
+		finish_drain(s);
+}
+
+static void finish_drain(struct engine *s)
+{
+	if (!s->drain_pending)
+		return;
+	s->drain_pending = 0;
+	if (lifecycle_fire(TR_DRAIN, s->drain_reason) == 0) {
+		s->drain_since_ms = monotonic_ms();
+		log_info("draining: deregistered; stopping once no operation runs");
+	}
+}
+
+/* The idle check's answer (EV_ACTIVITY): stop unless something ran since
+ * the figures it decided on. No answer counts as busy. */
+static void on_activity(struct engine *s, long long rc)
+{
+	if (!s->activity_pending)
+		return;
+	s->activity_pending = 0;
+	if (rc < 0 || !state_is_serving(lifecycle_state()))
+		return;
+	struct engine_info e;
+	engine_info_get(&e);
+	if (e.active_operations != 0 || e.last_activity_epoch_ms > s->idle_last_epoch_ms)
+		return;
+	begin_stop(s, EXIT_CLEAN, 0, s->idle_why);
+}
+
 static void on_event(struct engine *s, const struct shim_event *ev)
 {
 	log_debug("event %s %lld %s", event_name(ev->type), ev->value, ev->text);
+	enum shim_state st = lifecycle_state();
 	switch (ev->type) {
 	case EV_JVM_CREATED:
 		s->jvm_created = 1;
-		if (s->stopping && !s->spark_stop_sent) {
-			jvm_exit_async(0);
-			s->spark_stop_sent = 1;
-		}
+		stop_progress(s, monotonic_ms());
 		break;
 	case EV_JVM_CREATE_FAILED:
 		s->jvm_gone = 1;
 		exit_now(EXIT_JVM_CREATE, "cannot create the JVM: %s", ev->text);
 	case EV_CONNECT_PORT:
-		if (!s->stopping)
+		if (!state_is_stopping(st))
 			on_connect_port(s, (int)ev->value);
 		break;
 	case EV_PROBE:
-		if (ev->value && lifecycle_state() == ST_STARTING && !s->stopping)
+		if (ev->value && st == ST_STARTING)
 			announce_ready(s);
-		else if (!ev->value && lifecycle_state() == ST_READY)
+		else if (!ev->value && st == ST_READY)
 			log_warn("Spark Connect port %d stopped answering", s->connect_port);
-		else if (ev->value && s->ready_announced)
+		else if (ev->value && state_is_serving(st))
 			log_info("Spark Connect port %d answers again", s->connect_port);
 		break;
 	case EV_SPARK_MAIN_ENDED:
@@ -293,12 +352,7 @@ static void on_event(struct engine *s, const struct shim_event *ev)
 		s->jvm_gone = 1;
 		break;
 	case EV_CTL_DRAIN:
-		if (lifecycle_state() == ST_READY) {
-			registry_deregister();
-			lifecycle_fire(TR_DRAIN, "control Drain");
-			s->drain_since_ms = monotonic_ms();
-			log_info("draining: deregistered; stopping once no operation runs");
-		}
+		begin_drain(s, "control Drain");
 		break;
 	case EV_CTL_STOP:
 		begin_stop(s, EXIT_CLEAN, ev->value, "control Stop");
@@ -312,6 +366,24 @@ static void on_event(struct engine *s, const struct shim_event *ev)
 	case EV_REG_REGISTERED:
 		log_info("registered with the gateway as %s", ev->text);
 		break;
+	case EV_REG_FAILED:
+		if (ev->value)
+			log_error("SIGHUP: re-registration failed: %s", ev->text);
+		else if (st == ST_READY && s->dereg == JOB_NONE)
+			fail(s, EXIT_REGISTER, "registration with the gateway failed: %s", ev->text);
+		break;
+	case EV_REG_DEREGISTERED:
+		s->dereg = JOB_DONE;
+		finish_drain(s);
+		stop_progress(s, monotonic_ms());
+		break;
+	case EV_ACTIVITY:
+		on_activity(s, ev->value);
+		break;
+	case EV_PROBE_QUIESCED:
+		s->quiesce = JOB_DONE;
+		stop_progress(s, monotonic_ms());
+		break;
 	case EV__COUNT:
 		break;
 	}
@@ -319,12 +391,16 @@ static void on_event(struct engine *s, const struct shim_event *ev)
 
 /* ---- deadlines ---- */
 
-static void check_idle(struct engine *s, int64_t now)
+static int64_t idle_check_interval(const struct engine *s, enum shim_state st)
 {
-	enum shim_state st = lifecycle_state();
-	if (now - last_idle_check_ms < s->settings.check_interval_ms && st != ST_DRAINING)
+	return st == ST_DRAINING ? DRAIN_CHECK_MS : s->settings.check_interval_ms;
+}
+
+static void check_idle(struct engine *s, int64_t now, enum shim_state st)
+{
+	if (s->activity_pending || now - s->last_idle_check_ms < idle_check_interval(s, st))
 		return;
-	last_idle_check_ms = now;
+	s->last_idle_check_ms = now;
 	struct engine_info e;
 	engine_info_get(&e);
 	/* Never stop while an operation runs; unknown activity counts as busy. */
@@ -334,83 +410,127 @@ static void check_idle(struct engine *s, int64_t now)
 	int64_t last = e.last_activity_epoch_ms > s->ready_epoch_ms ? e.last_activity_epoch_ms
 								     : s->ready_epoch_ms;
 	int idle = s->settings.idle_timeout_ms > 0 && wall - last >= s->settings.idle_timeout_ms;
-	char why[160];
+	char *why = s->idle_why;
+	size_t len = sizeof(s->idle_why);
 	if (st == ST_DRAINING)
-		snprintf(why, sizeof(why), "drained: no operation running");
+		snprintf(why, len, "drained: no operation running");
 	else if (idle)
-		snprintf(why, sizeof(why), "idle for %lld ms (idle timeout %lld ms)",
+		snprintf(why, len, "idle for %lld ms (idle timeout %lld ms)",
 			 (long long)(wall - last), (long long)s->settings.idle_timeout_ms);
 	else if (s->settings.max_lifetime_ms > 0 &&
 		 wall - e.start_epoch_ms >= s->settings.max_lifetime_ms)
-		snprintf(why, sizeof(why), "max lifetime reached and no operation running");
+		snprintf(why, len, "max lifetime reached and no operation running");
 	else
 		return;
-	/* The figures above may be seconds old: ask Spark once more before
-	 * stopping, and count no answer as busy. */
-	struct jvm_activity a;
-	if (jvm_query_activity(&a, 1000) < 0)
-		return;
-	engine_info_update(engine_activity_update, &a);
-	engine_info_get(&e);
-	if (e.active_operations != 0 || e.last_activity_epoch_ms > last)
-		return; /* something ran since the figures we decided on */
-	begin_stop(s, EXIT_CLEAN, 0, why);
+	/* The figures above may be seconds old: ask Spark once more (on a
+	 * worker; EV_ACTIVITY decides) before stopping. */
+	s->idle_last_epoch_ms = last;
+	s->activity_pending = 1;
+	jobs_query_activity(ACTIVITY_QUERY_MS);
 }
 
-static void check_max_lifetime_drain(struct engine *s)
+/* Monotonic time at which max lifetime is reached, 0 = never. */
+static int64_t max_lifetime_at(const struct engine *s, int64_t now)
+{
+	if (s->settings.max_lifetime_ms <= 0)
+		return 0;
+	struct engine_info e;
+	engine_info_get(&e);
+	return now + (e.start_epoch_ms + s->settings.max_lifetime_ms - epoch_ms());
+}
+
+static void check_max_lifetime_drain(struct engine *s, int64_t now)
 {
 	/* Past max lifetime with work still running: leave discovery now so
 	 * no new session arrives, and stop once the work is done. */
+	int64_t at = max_lifetime_at(s, now);
 	struct engine_info e;
 	engine_info_get(&e);
-	if (s->settings.max_lifetime_ms > 0 && lifecycle_state() == ST_READY &&
-	    epoch_ms() - e.start_epoch_ms >= s->settings.max_lifetime_ms &&
-	    e.active_operations != 0) {
-		registry_deregister();
-		lifecycle_fire(TR_DRAIN, "max lifetime reached");
-		log_info("max lifetime reached: draining");
-	}
+	if (at && now >= at && lifecycle_state() == ST_READY && e.active_operations != 0)
+		begin_drain(s, "max lifetime reached");
 }
 
-static void check_deadlines(struct engine *s)
+static int watchdog_healthy(const struct engine *s, int64_t now, enum shim_state st)
 {
-	int64_t now = monotonic_ms();
+	int64_t fresh = 2 * s->settings.probe_interval_ms + 2000;
+	struct engine_info e;
+	engine_info_get(&e);
+	return st == ST_STARTING || st == ST_STOPPING ||
+	       (e.connect_alive && probe_last_alive_ms() && now - probe_last_alive_ms() <= fresh);
+}
+
+static void check_deadlines(struct engine *s, int64_t now)
+{
 	enum shim_state st = lifecycle_state();
-	if (!s->stopping && st == ST_STARTING && now >= s->start_deadline_ms) {
+	if (st == ST_STARTING && now >= s->start_deadline_ms) {
 		char d[64];
 		snprintf(d, sizeof(d), "%lld ms", (long long)s->settings.start_timeout_ms);
 		fail(s, EXIT_START_TIMEOUT,
 		     "Spark Connect did not answer within the start timeout (%s)", d);
 	}
-	if (s->stopping && s->stop_deadline_ms && now >= s->stop_deadline_ms) {
+	if (stopping() && s->stop.deadline_ms && now >= s->stop.deadline_ms) {
 		log_warn("stop budget exceeded: thread dump of the JVM follows");
 		jvm_thread_dump(3000);
 		exit_now(s->exit_code ? s->exit_code : EXIT_STOP_TIMEOUT,
 			 "graceful stop exceeded its budget; forced exit");
 	}
-	if (!s->stopping && (st == ST_READY || st == ST_DRAINING)) {
-		check_max_lifetime_drain(s);
-		check_idle(s, now);
+	stop_progress(s, now);
+	st = lifecycle_state();
+	if (state_is_serving(st)) {
+		check_max_lifetime_drain(s, now);
+		check_idle(s, now, lifecycle_state());
 	}
 	/* systemd: keep start/stop timeouts extended while we make progress,
 	 * and ping the watchdog only while Spark answers. */
-	if ((st == ST_STARTING || st == ST_STOPPING) && now - last_extend_ms >= 1000) {
+	st = lifecycle_state();
+	if ((st == ST_STARTING || st == ST_STOPPING) && now - s->last_extend_ms >= EXTEND_EVERY_MS) {
 		sdn_extend_timeout(EXTEND_USEC);
-		last_extend_ms = now;
+		s->last_extend_ms = now;
 	}
 	uint64_t wd = sdn_watchdog_usec();
-	if (wd && now - last_watchdog_ms >= (int64_t)(wd / 2000)) {
-		int64_t fresh = 2 * s->settings.probe_interval_ms + 2000;
-		struct engine_info e;
-		engine_info_get(&e);
-		int healthy = st == ST_STARTING || st == ST_STOPPING ||
-			      (e.connect_alive && probe_last_alive_ms() &&
-			       now - probe_last_alive_ms() <= fresh);
-		if (healthy) {
-			sdn_watchdog();
-			last_watchdog_ms = now;
-		}
+	if (wd && now - s->last_watchdog_ms >= (int64_t)(wd / 2000) && watchdog_healthy(s, now, st)) {
+		sdn_watchdog();
+		s->last_watchdog_ms = now;
 	}
+}
+
+/* The earliest thing the loop must do without being woken by a signal or
+ * an event: poll()'s timeout. */
+static int next_timeout_ms(const struct engine *s, int64_t now)
+{
+	enum shim_state st = lifecycle_state();
+	int64_t next = now + MAX_SLEEP_MS;
+#define AT(t)                                                                                  \
+	do {                                                                                   \
+		int64_t t_ = (t);                                                              \
+		if (t_ < next)                                                                 \
+			next = t_;                                                             \
+	} while (0)
+	if (st == ST_STARTING)
+		AT(s->start_deadline_ms);
+	if (state_is_stopping(st) && s->stop.deadline_ms)
+		AT(s->stop.deadline_ms);
+	if (state_is_stopping(st) && !s->stop.spark_stop_sent && s->jvm_created) {
+		if (s->dereg == JOB_RUNNING)
+			AT(s->stop.dereg_until_ms);
+		if (s->quiesce == JOB_RUNNING)
+			AT(s->stop.quiesce_until_ms);
+	}
+	if (state_is_serving(st) && !s->activity_pending)
+		AT(s->last_idle_check_ms + idle_check_interval(s, st));
+	int64_t life = max_lifetime_at(s, now);
+	if (st == ST_READY && life > now)
+		AT(life);
+	if (st == ST_STARTING || st == ST_STOPPING)
+		AT(s->last_extend_ms + EXTEND_EVERY_MS);
+	uint64_t wd = sdn_watchdog_usec();
+	if (wd) {
+		int64_t due = s->last_watchdog_ms + (int64_t)(wd / 2000);
+		AT(due > now ? due : now + WATCHDOG_RETRY_MS);
+	}
+#undef AT
+	int64_t ms = next - now;
+	return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
 static void on_state(enum shim_state from, enum shim_state to, const char *reason, void *arg)
@@ -446,7 +566,7 @@ int supervise(struct engine *s)
 
 	while (!s->jvm_gone) {
 		struct pollfd p[2] = {{s->signal_fd, POLLIN, 0}, {events_fd(), POLLIN, 0}};
-		if (poll(p, 2, TICK_MS) < 0 && errno != EINTR)
+		if (poll(p, 2, next_timeout_ms(s, monotonic_ms())) < 0 && errno != EINTR)
 			fail(s, EXIT_INTERNAL, "poll: %s", strerror(errno));
 		int sig;
 		while ((sig = signals_next(s->signal_fd)) > 0)
@@ -455,10 +575,13 @@ int supervise(struct engine *s)
 		while (!s->jvm_gone && events_pop(&ev))
 			on_event(s, &ev);
 		if (!s->jvm_gone)
-			check_deadlines(s);
+			check_deadlines(s, monotonic_ms());
 	}
 	probe_stop();
-	if (!s->stopping)
+	/* registry_close (main) must not race a registration still unwinding. */
+	if (jobs_wait_registry(5000) < 0)
+		log_warn("a registry worker is still busy; closing the registry anyway");
+	if (!stopping())
 		s->exit_code = EXIT_SPARK_DIED;
 	return s->exit_code;
 }

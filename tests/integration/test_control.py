@@ -16,6 +16,7 @@ from ctl_helpers import (CTL_ERROR, CTL_OK, CTL_REJECTED, CTL_UNREACHABLE, CTL_U
                          ctl_engine, ctl_json, descriptor_set, require_ctl_binary, run_ctl,
                          wire_shape)
 from engine import free_port, loopback_args, no_process_left, port_open
+from exitcodes import EXIT_PORT_IN_USE
 
 CHECK = "/grpc.health.v1.Health/Check"
 WATCH = "/grpc.health.v1.Health/Watch"
@@ -258,6 +259,6 @@ def test_fixed_control_port_in_use(engines):
         s.listen(1)
         port = s.getsockname()[1]
         e = engines(loopback_args(control="127.0.0.1:%d" % port))
-        assert e.wait_exit(60) == 70  # EXIT_PORT_IN_USE
+        assert e.wait_exit(60) == EXIT_PORT_IN_USE
     assert "in use" in e.stderr()
     assert not port_open(free_port())  # sanity: nothing else got bound by us

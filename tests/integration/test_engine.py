@@ -12,8 +12,8 @@ import pytest
 from engine import (CONNECT_JARS, JDK_BIN, SHIM_BIN, STANDIN, STANDIN_35, config_call,
                     free_port, loopback_args, no_process_left, port_open)
 
-EXIT_USAGE, EXIT_BAD_SPARK_HOME, EXIT_NO_JAVA, EXIT_JVM_CREATE = 64, 66, 67, 68
-EXIT_SPARK_START, EXIT_PORT_IN_USE, EXIT_START_TIMEOUT = 69, 70, 71
+from exitcodes import (EXIT_BAD_SPARK_HOME, EXIT_JVM_CREATE, EXIT_NO_JAVA, EXIT_PORT_IN_USE,
+                       EXIT_SPARK_START, EXIT_START_TIMEOUT, EXIT_USAGE)
 
 
 def error_line(e):

@@ -11,8 +11,8 @@ import time
 from engine import config_call, loopback_args, no_process_left, port_open, wait_for
 from sparkconnect_wire import Client
 
-EXIT_SPARK_START, EXIT_ALREADY_RUNNING = 69, 72
-EXIT_JVM_CRASH, EXIT_SPARK_DIED, EXIT_JVM_OOM = 75, 76, 77
+from exitcodes import (EXIT_ALREADY_RUNNING, EXIT_JVM_CRASH, EXIT_JVM_OOM, EXIT_SPARK_DIED,
+                       forced_by)
 
 
 def assert_gone(e, port=None):
@@ -77,7 +77,7 @@ def test_double_sigterm_forces(engines):
     e.send(signal.SIGTERM)
     wait_for(lambda: "stopping: SIGTERM" in e.stderr(), 10, "graceful stop begun")
     assert e.alive()
-    assert e.stop(signal.SIGTERM, 10) == 128 + signal.SIGTERM
+    assert e.stop(signal.SIGTERM, 10) == forced_by(signal.SIGTERM)
     assert "second SIGTERM: forced stop" in e.stderr()
     assert_gone(e)
 

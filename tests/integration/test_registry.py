@@ -21,6 +21,7 @@ import pytest
 from zkclient import (NOAUTH, PERM_ALL, PERM_READ, ZkClient, ZkError,
                       digest_id, nodes_with)
 from engine import wait_for
+from exitcodes import EXIT_REGISTER, EXIT_USAGE
 from zkserver import free_port, zk  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -423,7 +424,7 @@ def test_register_fails_bounded_when_zookeeper_absent(tmp_path, drivers):
             "spark.kyuubi.ha.zookeeper.connection.timeout": "700"}
     t0 = time.monotonic()
     d = drivers(args_for(conf))
-    assert d.wait(timeout=20) == 73
+    assert d.wait(timeout=20) == EXIT_REGISTER
     assert time.monotonic() - t0 < 6
     errors = [line for line in d.stderr().splitlines() if line.startswith("error: ")]
     assert len(errors) == 1
@@ -438,7 +439,7 @@ def test_register_fails_bounded_when_zookeeper_absent(tmp_path, drivers):
 def test_bad_conf_exits_64_with_one_line(drivers, kv, needle):
     d = drivers(["--conf", "spark.kyuubi.ha.addresses=127.0.0.1:1", "--conf", kv,
                  "--port", "1"])
-    assert d.wait() == 64
+    assert d.wait() == EXIT_USAGE
     err = d.stderr().strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0]
 

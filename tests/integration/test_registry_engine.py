@@ -19,6 +19,7 @@ import pytest
 
 from zkclient import ZkClient, nodes_with
 from engine import wait_for
+from exitcodes import EXIT_SPARK_START, EXIT_SUBMIT_EXPIRED
 from zkserver import zk  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -26,7 +27,6 @@ WRAPPER = os.path.join(ROOT, "scripts", "spark-submit-wrapper.sh")
 CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 KYUUBI_VERSION = "1.10.0"
 JDK_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
-EXIT_SUBMIT_EXPIRED = 74
 
 
 def _binary():
@@ -279,7 +279,7 @@ def test_sighup_reregisters(zk, gateway):
 
 def test_startup_failure_is_reported_for_the_gateway(zk, gateway):
     e = gateway(extra=[("spark.standin.startup.fault", "exception")])
-    assert e.wait() == 69
+    assert e.wait() == EXIT_SPARK_START
     # Kyuubi's engine-log reader picks lines with "Exception:".
     text = e.text()
     assert "sparkshim.EngineStartException: Spark failed to start: " \

@@ -11,6 +11,8 @@ import subprocess
 
 import pytest
 
+from exitcodes import EXIT_USAGE  # the wrapper exits like sparkshim on bad config
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WRAPPER = os.path.join(ROOT, "scripts", "spark-submit-wrapper.sh")
 CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -221,12 +223,12 @@ def test_real_spark_submit_lookup(world):
 
 def test_spark_home_unset_is_exit_64(world):
     p, dumped = world.run(["--version"], SPARK_HOME=None)
-    assert p.returncode == 64 and dumped is None
+    assert p.returncode == EXIT_USAGE and dumped is None
     err = p.stderr.decode()
     assert err.count("\n") == 1
     assert err.startswith("spark-submit-wrapper: error: SPARK_HOME is not set")
     p, dumped = world.run(["--version"], SPARK_HOME="")
-    assert p.returncode == 64
+    assert p.returncode == EXIT_USAGE
 
 
 def test_missing_real_spark_submit_is_127(world):
@@ -241,7 +243,7 @@ def test_wrapper_installed_as_spark_submit_via_symlink(world):
     os.unlink(target)
     os.symlink(world.installed, target)
     p, dumped = world.run(["x.jar"], script=target)
-    assert p.returncode == 64 and dumped is None
+    assert p.returncode == EXIT_USAGE and dumped is None
     assert "SPARKSHIM_REAL_SPARK_SUBMIT" in p.stderr.decode()
     # With the override it works, and connect launches still go to sparkshim.
     real = os.path.join(world.tmp, "real", "spark-submit")
@@ -257,14 +259,14 @@ def test_wrapper_copied_over_spark_submit(world):
     target = os.path.join(world.spark_home, "bin", "spark-submit")
     shutil.copy2(WRAPPER, target)
     p, dumped = world.run(["x.jar"])
-    assert p.returncode == 64 and dumped is None
+    assert p.returncode == EXIT_USAGE and dumped is None
     err = p.stderr.decode()
     assert err.count("\n") == 1 and "is the wrapper itself" in err
 
 
 def test_sparkshim_bin_pointing_at_wrapper(world):
     p, dumped = world.run(["--class", CONNECT_CLASS, "x.jar"], SPARKSHIM_BIN=WRAPPER)
-    assert p.returncode == 64 and dumped is None
+    assert p.returncode == EXIT_USAGE and dumped is None
 
 
 def test_exit_status_and_stdio_come_through(world):

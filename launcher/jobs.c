@@ -1,0 +1,174 @@
+/* Worker threads for the main loop (see jobs.h). One detached thread per
+ * job: a registration hung on ZooKeeper must not hold up the
+ * deregistration that aborts it. */
+#include "launcher/jobs.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/engine_info.h"
+#include "base/events.h"
+#include "base/log.h"
+#include "jni/jvm_host.h"
+#include "launcher/engine_probe.h"
+#include "shim/registry/registry.h"
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv;
+static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
+static int reg_running;   /* a registration job is inside the registry */
+static int reg_cancelled; /* deregistration began: no registration from now on */
+static int reg_jobs;      /* registry workers alive */
+
+static void init_cv(void) { cond_init_monotonic(&cv); }
+
+/* Run fn on a detached thread; when no thread can be had, here. */
+static void spawn(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &a, fn, arg);
+	pthread_attr_destroy(&a);
+	if (rc != 0) {
+		log_warn("no worker thread (%s): doing the work on the main thread", strerror(rc));
+		fn(arg);
+	}
+}
+
+static void reg_job_done(void)
+{
+	pthread_mutex_lock(&mu);
+	reg_jobs--;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+}
+
+static void *register_main(void *arg)
+{
+	int rereg = arg != NULL;
+	if (rereg)
+		registry_deregister();
+	struct engine_info e;
+	engine_info_get(&e);
+	struct reg_endpoint ep = {
+		.host = e.connect_host,
+		.port = e.connect_port,
+		.control_endpoint = e.control_endpoint,
+		.app_id = e.app_id,
+		.ui_url = e.ui_url,
+	};
+	char err[1024];
+	int rc = -1, cancelled;
+	pthread_mutex_lock(&mu);
+	cancelled = reg_cancelled;
+	pthread_mutex_unlock(&mu);
+	if (!cancelled)
+		rc = registry_register(&ep, err, sizeof(err));
+	pthread_mutex_lock(&mu);
+	reg_running = 0;
+	cancelled = reg_cancelled;
+	pthread_mutex_unlock(&mu);
+	/* A registration aborted by the deregistration is no failure. */
+	if (rc < 0 && !cancelled)
+		events_post(EV_REG_FAILED, rereg, "%s", err);
+	reg_job_done();
+	return NULL;
+}
+
+int jobs_register(int reregister)
+{
+	pthread_once(&cv_once, init_cv);
+	pthread_mutex_lock(&mu);
+	int busy = reg_running || reg_cancelled;
+	if (!busy) {
+		reg_running = 1;
+		reg_jobs++;
+	}
+	pthread_mutex_unlock(&mu);
+	if (busy)
+		return -1;
+	spawn(register_main, reregister ? (void *)1 : NULL);
+	return 0;
+}
+
+static void *deregister_main(void *arg)
+{
+	(void)arg;
+	/* Each call aborts a registration in progress (and one that reset the
+	 * registry after our previous call); once none runs, the last call
+	 * removes whatever node it may have left. */
+	for (;;) {
+		registry_deregister();
+		pthread_mutex_lock(&mu);
+		int busy = reg_running;
+		if (busy) {
+			struct timespec dl = deadline_after(CLOCK_MONOTONIC, 50);
+			pthread_cond_timedwait(&cv, &mu, &dl);
+		}
+		pthread_mutex_unlock(&mu);
+		if (!busy)
+			break;
+	}
+	int rc = registry_deregister();
+	events_post(EV_REG_DEREGISTERED, rc, NULL);
+	reg_job_done();
+	return NULL;
+}
+
+void jobs_deregister(void)
+{
+	pthread_once(&cv_once, init_cv);
+	pthread_mutex_lock(&mu);
+	reg_cancelled = 1;
+	reg_jobs++;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	spawn(deregister_main, NULL);
+}
+
+int jobs_wait_registry(int timeout_ms)
+{
+	pthread_once(&cv_once, init_cv);
+	struct timespec dl = deadline_after(CLOCK_MONOTONIC, timeout_ms);
+	pthread_mutex_lock(&mu);
+	while (reg_jobs > 0)
+		if (pthread_cond_timedwait(&cv, &mu, &dl) == ETIMEDOUT)
+			break;
+	int left = reg_jobs;
+	pthread_mutex_unlock(&mu);
+	return left ? -1 : 0;
+}
+
+static void *activity_main(void *arg)
+{
+	struct jvm_activity a;
+	int rc = jvm_query_activity(&a, (int)(intptr_t)arg);
+	if (rc == 0)
+		engine_info_update(engine_activity_update, &a);
+	events_post(EV_ACTIVITY, rc < 0 ? -1 : 0, NULL);
+	return NULL;
+}
+
+void jobs_query_activity(int timeout_ms)
+{
+	spawn(activity_main, (void *)(intptr_t)timeout_ms);
+}
+
+static void *quiesce_main(void *arg)
+{
+	probe_quiesce((int)(intptr_t)arg);
+	events_post(EV_PROBE_QUIESCED, 0, NULL);
+	return NULL;
+}
+
+void jobs_quiesce_probe(int timeout_ms)
+{
+	spawn(quiesce_main, (void *)(intptr_t)timeout_ms);
+}
