@@ -18,6 +18,7 @@ void engine_info_reset(void)
 	info.start_epoch_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 	info.active_sessions = -1;
 	info.active_operations = -1;
+	info.attached_operations = -1;
 	info.heap_used = -1;
 	info.idle_token = -1;
 	info.heap_max = -1;

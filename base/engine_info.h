@@ -23,6 +23,7 @@ struct engine_info {
 	char znode_path[1024];
 	int active_sessions;          /* -1 unknown */
 	int active_operations;        /* -1 unknown */
+	int attached_operations;      /* of those, sending to a client now; -1 unknown */
 	int64_t last_activity_epoch_ms;  /* when we last saw work (ours, wall clock) */
 	int64_t idle_token;              /* Spark's idle-since mark last seen (opaque) */
 	int64_t heap_used;            /* bytes, -1 unknown */

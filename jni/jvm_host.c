@@ -252,9 +252,49 @@ static void read_sessions(JNIEnv *env, jobject svc, struct jvm_activity *a)
 		read_session_cache(env, svc, a);
 }
 
+/* The accessor of ExecuteInfo's "detached since" mark: None while a client
+ * RPC (ExecutePlan, ReattachExecute) is attached to the operation. */
+static const char *const detached_mark[] = {
+	"lastAttachedRpcTimeNs", /* 4.1+ */
+	"lastAttachedRpcTimeMs", /* 4.0 */
+	"lastAttachedRpcTime",   /* 3.5 */
+};
+
+/* How many of the n ExecuteInfos in seq have a client RPC attached, i.e.
+ * are still sending results; -1 unknown. */
+static int count_attached(JNIEnv *env, jobject seq, jint n)
+{
+	jclass cls = (*env)->GetObjectClass(env, seq);
+	jmethodID apply = (*env)->GetMethodID(env, cls, "apply", "(I)Ljava/lang/Object;");
+	if (!apply) {
+		ju_take_exception(env, NULL, 0);
+		return -1;
+	}
+	int attached = 0;
+	for (jint i = 0; i < n; i++) {
+		jobject info = (*env)->CallObjectMethod(env, seq, apply, i);
+		if (ju_take_exception(env, NULL, 0) || !info)
+			return -1;
+		jobject mark = NULL;
+		for (size_t k = 0; !mark && k < sizeof(detached_mark) / sizeof(detached_mark[0]); k++)
+			ju_call_object(env, info, detached_mark[k], "()Lscala/Option;", &mark, NULL, 0);
+		(*env)->DeleteLocalRef(env, info);
+		if (!mark)
+			return -1;
+		jboolean empty = JNI_FALSE;
+		int rc = ju_call_bool(env, mark, "isEmpty", "()Z", &empty);
+		(*env)->DeleteLocalRef(env, mark);
+		if (rc < 0)
+			return -1;
+		attached += empty == JNI_TRUE;
+	}
+	return attached;
+}
+
 static int op_activity(JNIEnv *env, struct op *op)
 {
 	op->out.act.active_operations = -1;
+	op->out.act.attached_operations = -1;
 	op->out.act.idle_since_token = -1;
 	op->out.act.open_sessions = -1;
 	op->out.act.last_session_access_ms = -1;
@@ -281,6 +321,7 @@ static int op_activity(JNIEnv *env, struct op *op)
 		jlong ms = -1;
 		ju_call_long(env, value, "longValue", "()J", &ms);
 		op->out.act.active_operations = 0;
+		op->out.act.attached_operations = 0;
 		op->out.act.idle_since_token = ms;
 		return 0;
 	}
@@ -289,6 +330,7 @@ static int op_activity(JNIEnv *env, struct op *op)
 	    ju_call_int(env, value, "size", "()I", &n, op->err, sizeof(op->err)) < 0)
 		return -1;
 	op->out.act.active_operations = n;
+	op->out.act.attached_operations = count_attached(env, value, n);
 	return 0;
 }
 

@@ -37,6 +37,10 @@ struct jvm_app_info {
 
 struct jvm_activity {
 	int active_operations;  /* -1 unknown */
+	/* Of those, the ones a client RPC is attached to (results still being
+	 * sent); the rest finished sending and wait for ReleaseExecute or
+	 * Spark's detach timeout. -1 unknown. */
+	int attached_operations;
 	/* When nothing runs, Spark's own "last activity" mark (epoch ms in
 	 * older releases, System.nanoTime() in newer ones): opaque, only ever
 	 * compared with an earlier value. -1 unknown. */

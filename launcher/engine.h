@@ -35,12 +35,16 @@ struct engine {
 	int64_t ready_epoch_ms;
 	int64_t drain_since_ms;
 
-	/* The stop progression: deregister (and quiesce the prober), then stop
-	 * Spark, each wait bounded. */
+	/* The stop progression: deregister (and quiesce the prober), let the
+	 * running operations end, then stop Spark, each wait bounded. */
 	struct {
 		int64_t deadline_ms;        /* monotonic end of the stop budget, 0 = none */
 		int64_t dereg_until_ms;     /* stop Spark anyway after this */
 		int64_t quiesce_until_ms;   /* likewise for the prober */
+		int64_t ops_until_ms;       /* likewise for running operations */
+		int64_t ops_check_ms;       /* next activity query while they run */
+		int ops_fresh;              /* Spark answered an activity query since the stop began */
+		int64_t sent_since_ms;      /* since when every operation has sent all it had, 0 = not */
 		int spark_stop_sent;
 	} stop;
 

@@ -63,6 +63,7 @@ void engine_activity_update(struct engine_info *e, void *arg)
 	if (a->last_session_access_ms > e->last_activity_epoch_ms)
 		e->last_activity_epoch_ms = a->last_session_access_ms;
 	e->active_operations = a->active_operations;
+	e->attached_operations = a->attached_operations;
 	e->active_sessions = a->open_sessions;
 	e->idle_token = a->idle_since_token;
 }

@@ -40,6 +40,11 @@
 #define QUIESCE_WAIT_MS 2500
 #define ACTIVITY_QUERY_MS 1000
 #define DRAIN_CHECK_MS 250     /* while draining: stop soon after the last operation */
+/* An operation that sent all its results waits for the client's
+ * ReleaseExecute, which a client that exits at once never sends (Spark
+ * drops it after its detach timeout, minutes): a stop waits this long for
+ * it. */
+#define RELEASE_WAIT_MS 1000
 #define WATCHDOG_RETRY_MS 250  /* a ping withheld (probe stale) is retried this often */
 #define MAX_SLEEP_MS 60000
 
@@ -61,9 +66,42 @@ static void start_deregister(struct engine *s)
 	jobs_deregister();
 }
 
+/* Running operations end before Spark's connect server stops. Once it
+ * stops it refuses new calls, the client's follow-ups too (ReleaseExecute,
+ * reattach), and the real PySpark client then retries for minutes although
+ * its result was already sent. Spark is asked on a worker (EV_ACTIVITY);
+ * an unknown answer counts as running, until ops_until_ms. Done: no
+ * operation left, or none still sending for RELEASE_WAIT_MS. */
+static int operations_running(struct engine *s, int64_t now)
+{
+	struct engine_info e;
+	engine_info_get(&e);
+	if (s->stop.ops_fresh && e.active_operations == 0)
+		return 0;
+	if (s->stop.ops_fresh && e.attached_operations == 0) {
+		if (!s->stop.sent_since_ms)
+			s->stop.sent_since_ms = now;
+		if (now - s->stop.sent_since_ms >= RELEASE_WAIT_MS)
+			return 0;
+	} else {
+		s->stop.sent_since_ms = 0;
+	}
+	if (now >= s->stop.ops_until_ms) {
+		log_warn("%d operation(s) still running; stopping Spark anyway",
+			 e.active_operations);
+		return 0;
+	}
+	if (!s->activity_pending && now >= s->stop.ops_check_ms) {
+		s->activity_pending = 1;
+		s->stop.ops_check_ms = now + DRAIN_CHECK_MS;
+		jobs_query_activity(ACTIVITY_QUERY_MS);
+	}
+	return 1;
+}
+
 /* The stop's next step, once the one before it is done or out of time:
- * deregistered (and the prober quiet) -> stop Spark. Called on every event
- * that may unblock it and on every wake-up. */
+ * deregistered (and the prober quiet) -> operations ended -> stop Spark.
+ * Called on every event that may unblock it and on every wake-up. */
 static void stop_progress(struct engine *s, int64_t now)
 {
 	if (!stopping() || s->stop.spark_stop_sent)
@@ -74,6 +112,8 @@ static void stop_progress(struct engine *s, int64_t now)
 		return;
 	if (!s->jvm_created)
 		return; /* EV_JVM_CREATED comes back here */
+	if (s->connect_port > 0 && operations_running(s, now))
+		return;
 	if (s->dereg == JOB_RUNNING)
 		log_warn("deregistration did not finish within %d ms; stopping Spark anyway",
 			 DEREG_WAIT_MS);
@@ -102,6 +142,9 @@ static void begin_stop(struct engine *s, int code, int64_t grace_ms, const char 
 	s->stop.deadline_ms = now + grace_ms;
 	s->stop.dereg_until_ms = now + DEREG_WAIT_MS;
 	s->stop.quiesce_until_ms = now + QUIESCE_WAIT_MS;
+	/* Two thirds of the budget for running operations, the rest for
+	 * Spark's own shutdown. */
+	s->stop.ops_until_ms = now + grace_ms * 2 / 3;
 	log_info("stopping: %s (budget %lld ms)", why, (long long)grace_ms);
 	lifecycle_fire(TR_STOP, why);
 	start_deregister(s);
@@ -306,6 +349,14 @@ static void on_activity(struct engine *s, long long rc)
 	if (!s->activity_pending)
 		return;
 	s->activity_pending = 0;
+	if (stopping()) {
+		/* The stop's question (operations_running), or an idle check's
+		 * answer that arrived after the stop began: fresh either way. */
+		if (rc >= 0)
+			s->stop.ops_fresh = 1;
+		stop_progress(s, monotonic_ms());
+		return;
+	}
 	if (rc < 0 || !state_is_serving(lifecycle_state()))
 		return;
 	struct engine_info e;
@@ -515,6 +566,9 @@ static int next_timeout_ms(const struct engine *s, int64_t now)
 			AT(s->stop.dereg_until_ms);
 		if (s->quiesce == JOB_RUNNING)
 			AT(s->stop.quiesce_until_ms);
+		if (s->stop.ops_check_ms)
+			AT(s->stop.ops_check_ms);
+		AT(s->stop.ops_until_ms);
 	}
 	if (state_is_serving(st) && !s->activity_pending)
 		AT(s->last_idle_check_ms + idle_check_interval(s, st));
