@@ -211,18 +211,6 @@ static int events_open(const uint8_t *req, size_t len, void **state, struct ctl_
 	return 0;
 }
 
-static int pack_event(const Sparkshim__V1__Event *ev, uint8_t **msg, size_t *len)
-{
-	size_t n = sparkshim__v1__event__get_packed_size(ev);
-	uint8_t *p = malloc(n ? n : 1);
-	if (!p)
-		return -1;
-	sparkshim__v1__event__pack(ev, p);
-	*msg = p;
-	*len = n;
-	return 0;
-}
-
 static int events_next(void *state, uint8_t **msg, size_t *len)
 {
 	struct events_stream *es = state;
@@ -250,7 +238,7 @@ static int events_next(void *state, uint8_t **msg, size_t *len)
 		ev.to_state = proto_state(rec.to);
 		ev.reason = rec.reason;
 	}
-	if (pack_event(&ev, msg, len) < 0)
+	if (ctl_pack(&ev.base, msg, len) < 0)
 		return 0; /* retried on the next wake-up */
 	es->after = ev.seq;
 	return 1;
@@ -264,7 +252,7 @@ static int events_final(void *state, uint8_t **msg, size_t *len)
 	ev.time_ms = epoch_ms();
 	ev.kind = SPARKSHIM__V1__EVENT__KIND__KIND_END_OF_STREAM;
 	ev.reason = (char *)"control server stopping";
-	return pack_event(&ev, msg, len) < 0 ? 0 : 1;
+	return ctl_pack(&ev.base, msg, len) < 0 ? 0 : 1;
 }
 
 static void events_free(void *state) { free(state); }
@@ -282,3 +270,9 @@ const struct ctl_method control_methods[] = {
 	 .unary = set_log_level},
 };
 const size_t n_control_methods = sizeof(control_methods) / sizeof(control_methods[0]);
+/* Recording starts with the server that hosts the service. */
+const struct ctl_service control_service = {
+	.name = "sparkshim.v1.Control", .methods = control_methods,
+	.n_methods = sizeof(control_methods) / sizeof(control_methods[0]),
+	.on_start = event_log_attach,
+};
