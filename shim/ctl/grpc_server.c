@@ -105,7 +105,7 @@ struct call {
 	/* streams, under srv->mu */
 	void *sstate;
 	int sent_initial, sending, status_sent, closed, dead;
-	struct call *prev, *next;
+	struct call *prev, *next;    /* in srv->streams or srv->hcalls (never both) */
 	/* call handlers, under hmu (list links under srv->mu) */
 	const struct ctl_call_handler *h; /* set once the handler owns the call */
 	pthread_mutex_t hmu;
@@ -119,7 +119,6 @@ struct call {
 	size_t n_init_md, n_trail_md;
 	int init_md_set, finish_queued, reading, close_done, done, is_cancelled;
 	grpc_status_code finish_code;
-	struct call *hprev, *hnext;
 };
 
 struct ctl_server {
@@ -294,6 +293,21 @@ static void post_request(struct ctl_server *s, size_t mi)
 	}
 }
 
+/* Start a one-op receive batch: RECV_MESSAGE into c->payload (tag
+ * t_recv) or RECV_CLOSE_ON_SERVER into c->cancelled (tag t_close). */
+static grpc_call_error start_recv(struct call *c, grpc_op_type type)
+{
+	grpc_op op;
+	memset(&op, 0, sizeof(op));
+	op.op = type;
+	if (type == GRPC_OP_RECV_MESSAGE)
+		op.data.recv_message.recv_message = &c->payload;
+	else
+		op.data.recv_close_on_server.cancelled = &c->cancelled;
+	return grpc_call_start_batch(c->call, &op, 1,
+				     type == GRPC_OP_RECV_MESSAGE ? &c->t_recv : &c->t_close, NULL);
+}
+
 /* ---- unary replies ---------------------------------------------------- */
 
 /* Finish a unary call (or refuse any call) with one batch; T_DONE frees. */
@@ -353,17 +367,27 @@ static int auth_check(const struct ctl_server *s, const grpc_metadata_array *md)
 
 /* ---- pumped streams (all under srv->mu) ------------------------------- */
 
-static void stream_unlink(struct call *c)
+/* The server's call lists (pumped streams, handler calls), under srv->mu. */
+static void list_add(struct call **head, int *count, struct call *c)
 {
-	struct ctl_server *s = c->srv;
+	c->prev = NULL;
+	c->next = *head;
+	if (*head)
+		(*head)->prev = c;
+	*head = c;
+	(*count)++;
+}
+
+static void list_del(struct call **head, int *count, struct call *c)
+{
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		s->streams = c->next;
+		*head = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
-	s->n_streams--;
+	(*count)--;
 }
 
 static void stream_maybe_free(struct call *c)
@@ -435,20 +459,12 @@ static void stream_start(struct call *c, const uint8_t *req, size_t len)
 		ctl_reply_error(&err, GRPC_STATUS_RESOURCE_EXHAUSTED,
 				"too many open streams (max %d)", CTL_MAX_STREAMS);
 	} else if (c->m->stream->open(req, len, &c->sstate, &err) == 0) {
-		grpc_op op;
-		memset(&op, 0, sizeof(op));
-		op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-		op.data.recv_close_on_server.cancelled = &c->cancelled;
-		grpc_call_error e = grpc_call_start_batch(c->call, &op, 1, &c->t_close, NULL);
+		grpc_call_error e = start_recv(c, GRPC_OP_RECV_CLOSE_ON_SERVER);
 		if (e != GRPC_CALL_OK) {
 			ctl_reply_error(&err, GRPC_STATUS_INTERNAL, "recv_close: %s",
 					grpc_call_error_to_string(e));
 		} else {
-			c->next = s->streams;
-			if (s->streams)
-				s->streams->prev = c;
-			s->streams = c;
-			s->n_streams++;
+			list_add(&s->streams, &s->n_streams, c);
 			stream_pump(c);
 			pthread_mutex_unlock(&s->mu);
 			return;
@@ -481,7 +497,7 @@ static void on_close(struct call *c)
 	struct ctl_server *s = c->srv;
 	pthread_mutex_lock(&s->mu);
 	c->closed = 1;
-	stream_unlink(c);
+	list_del(&s->streams, &s->n_streams, c);
 	stream_maybe_free(c);
 	pthread_mutex_unlock(&s->mu);
 }
@@ -567,14 +583,7 @@ static void h_unlink_and_unref(struct call *c)
 {
 	struct ctl_server *s = c->srv;
 	pthread_mutex_lock(&s->mu);
-	if (c->hprev)
-		c->hprev->hnext = c->hnext;
-	else
-		s->hcalls = c->hnext;
-	if (c->hnext)
-		c->hnext->hprev = c->hprev;
-	c->hprev = c->hnext = NULL;
-	s->n_hcalls--;
+	list_del(&s->hcalls, &s->n_hcalls, c);
 	pthread_mutex_unlock(&s->mu);
 	ctl_call_unref(CC(c));
 }
@@ -680,21 +689,13 @@ static void h_start(struct call *c, const struct ctl_call_handler *h)
 		reply(c, GRPC_STATUS_UNAVAILABLE, "server is stopping", NULL, 0);
 		return;
 	}
-	c->hnext = s->hcalls;
-	if (s->hcalls)
-		s->hcalls->hprev = c;
-	s->hcalls = c;
-	s->n_hcalls++;
+	list_add(&s->hcalls, &s->n_hcalls, c);
 	pthread_mutex_unlock(&s->mu);
 
 	/* hmu is held from before RECV_CLOSE is posted until on_start has
 	 * returned, so no completion reaches the handler before on_start. */
 	pthread_mutex_lock(&c->hmu);
-	grpc_op op;
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-	op.data.recv_close_on_server.cancelled = &c->cancelled;
-	grpc_call_error e = grpc_call_start_batch(c->call, &op, 1, &c->t_close, NULL);
+	grpc_call_error e = start_recv(c, GRPC_OP_RECV_CLOSE_ON_SERVER);
 	if (e != GRPC_CALL_OK) {
 		/* Cannot happen on a fresh call; the handler never sees it. */
 		log_error("%s: recv_close: %s", s->name, grpc_call_error_to_string(e));
@@ -750,64 +751,57 @@ void *ctl_call_state(const struct ctl_call *cc)
 	return ((const struct call *)cc)->state;
 }
 
+/* Lock a handler call for an operation: 1 while it can still take one
+ * (not over, not failed). The caller unlocks c->hmu either way. */
+static int h_begin(struct call *c)
+{
+	pthread_mutex_lock(&c->hmu);
+	return !c->done && !c->dead;
+}
+
 int ctl_call_read(struct ctl_call *cc)
 {
 	struct call *c = (struct call *)cc;
-	int rc = -1;
-	pthread_mutex_lock(&c->hmu);
-	if (!c->reading && !c->done && !c->dead) {
-		grpc_op op;
-		memset(&op, 0, sizeof(op));
-		op.op = GRPC_OP_RECV_MESSAGE;
-		op.data.recv_message.recv_message = &c->payload;
-		if (grpc_call_start_batch(c->call, &op, 1, &c->t_recv, NULL) == GRPC_CALL_OK) {
-			c->reading = 1;
-			rc = 0;
-		}
-	}
+	int ok = h_begin(c) && !c->reading && start_recv(c, GRPC_OP_RECV_MESSAGE) == GRPC_CALL_OK;
+	if (ok)
+		c->reading = 1;
 	pthread_mutex_unlock(&c->hmu);
-	return rc;
+	return ok ? 0 : -1;
 }
 
 int ctl_call_send_metadata(struct ctl_call *cc, const grpc_metadata *md, size_t n)
 {
 	struct call *c = (struct call *)cc;
-	int rc = -1;
-	pthread_mutex_lock(&c->hmu);
-	if (!c->init_md_set && !c->sent_initial && !c->done && !c->dead &&
-	    md_copy(md, n, &c->init_md) == 0) {
+	int ok = h_begin(c) && !c->init_md_set && !c->sent_initial &&
+		 md_copy(md, n, &c->init_md) == 0;
+	if (ok) {
 		c->n_init_md = n;
 		c->init_md_set = 1;
 		h_pump(c);
-		rc = 0;
 	}
 	pthread_mutex_unlock(&c->hmu);
-	return rc;
+	return ok ? 0 : -1;
 }
 
 int ctl_call_write(struct ctl_call *cc, const void *msg, size_t len)
 {
 	struct call *c = (struct call *)cc;
-	int rc = -1;
-	pthread_mutex_lock(&c->hmu);
-	if (!c->finish_queued && !c->done && !c->dead) {
-		struct outmsg *o = malloc(sizeof(*o));
-		if (o && (o->bb = bb_from_bytes(msg, len))) {
-			o->next = NULL;
-			if (c->out_tail)
-				c->out_tail->next = o;
-			else
-				c->out_head = o;
-			c->out_tail = o;
-			c->n_out++;
-			h_pump(c);
-			rc = 0;
-		} else {
-			free(o);
-		}
+	struct outmsg *o = NULL;
+	int ok = h_begin(c) && !c->finish_queued && (o = calloc(1, sizeof(*o))) &&
+		 (o->bb = bb_from_bytes(msg, len));
+	if (ok) {
+		if (c->out_tail)
+			c->out_tail->next = o;
+		else
+			c->out_head = o;
+		c->out_tail = o;
+		c->n_out++;
+		h_pump(c);
+	} else {
+		free(o);
 	}
 	pthread_mutex_unlock(&c->hmu);
-	return rc;
+	return ok ? 0 : -1;
 }
 
 size_t ctl_call_pending_writes(const struct ctl_call *cc)
@@ -823,9 +817,8 @@ int ctl_call_finish(struct ctl_call *cc, grpc_status_code code, const char *deta
 		    const grpc_metadata *trailing, size_t n)
 {
 	struct call *c = (struct call *)cc;
-	int rc = -1;
-	pthread_mutex_lock(&c->hmu);
-	if (!c->finish_queued && !c->done && !c->dead && md_copy(trailing, n, &c->trail_md) == 0) {
+	int ok = h_begin(c) && !c->finish_queued && md_copy(trailing, n, &c->trail_md) == 0;
+	if (ok) {
 		c->n_trail_md = n;
 		c->finish_code = code;
 		if (details && *details) {
@@ -834,10 +827,9 @@ int ctl_call_finish(struct ctl_call *cc, grpc_status_code code, const char *deta
 		}
 		c->finish_queued = 1;
 		h_pump(c);
-		rc = 0;
 	}
 	pthread_mutex_unlock(&c->hmu);
-	return rc;
+	return ok ? 0 : -1;
 }
 
 void ctl_call_cancel(struct ctl_call *cc)
@@ -960,11 +952,7 @@ static void on_new_call(struct call *c)
 		h_start(c, c->m->call);
 		return;
 	}
-	grpc_op op;
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_RECV_MESSAGE;
-	op.data.recv_message.recv_message = &c->payload;
-	grpc_call_error e = grpc_call_start_batch(c->call, &op, 1, &c->t_recv, NULL);
+	grpc_call_error e = start_recv(c, GRPC_OP_RECV_MESSAGE);
 	if (e != GRPC_CALL_OK) {
 		log_error("%s: recv batch: %s", s->name, grpc_call_error_to_string(e));
 		call_free(c);
@@ -1302,7 +1290,7 @@ void ctl_server_stop(struct ctl_server *s)
 	pump_all_locked(s);
 	struct call **hl = s->n_hcalls ? calloc((size_t)s->n_hcalls, sizeof(*hl)) : NULL;
 	int nh = 0;
-	for (struct call *c = s->hcalls; hl && c; c = c->hnext) {
+	for (struct call *c = s->hcalls; hl && c; c = c->next) {
 		atomic_fetch_add(&c->refs, 1);
 		hl[nh++] = c;
 	}

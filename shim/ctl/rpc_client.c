@@ -28,14 +28,21 @@ void rpc_target(const char *addr, char *buf, size_t cap)
 	}
 	/* "localhost" is loopback by definition; resolving it through c-ares
 	 * 1.18 (Debian 12) also leaks the name on every resolution. */
-	if (strcasecmp(a.host, "localhost") == 0)
-		snprintf(buf, cap, "ipv4:127.0.0.1:%d", a.port);
-	else if (inet_pton(AF_INET, a.host, bin) == 1)
-		snprintf(buf, cap, "ipv4:%s:%d", a.host, a.port);
-	else if (inet_pton(AF_INET6, a.host, bin) == 1)
-		snprintf(buf, cap, "ipv6:[%s]:%d", a.host, a.port);
-	else
+	const char *scheme = NULL, *host = a.host;
+	if (strcasecmp(a.host, "localhost") == 0) {
+		scheme = "ipv4:";
+		host = "127.0.0.1";
+	} else if (inet_pton(AF_INET, a.host, bin) == 1) {
+		scheme = "ipv4:";
+	} else if (inet_pton(AF_INET6, a.host, bin) == 1) {
+		scheme = "ipv6:";
+	}
+	if (!scheme || cap <= 5) {
 		snprintf(buf, cap, "%s", addr);
+		return;
+	}
+	memcpy(buf, scheme, 6); /* with its NUL */
+	ctl_addr_format(host, a.port, buf + 5, cap - 5);
 }
 
 grpc_channel *rpc_channel_open(const char *addr)

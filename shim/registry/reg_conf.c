@@ -367,18 +367,11 @@ static int load_retry(struct reg_config *rc, const struct conf *c, char *err, si
 static int load_log_level(struct reg_config *rc, const struct conf *c, char *err,
 			  size_t errlen)
 {
-	static const char *const names[] = {"DEBUG", "INFO", "WARN", "ERROR", NULL};
 	const char *key = "sparkshim.registry.zookeeper.log.level";
 	const char *v = kconf_get(c, key, &key);
 	rc->zk_log_level = LOG_WARN;
-	if (!v)
+	if (!v || log_level_parse(v, &rc->zk_log_level) == 0)
 		return 0;
-	for (int i = 0; names[i]; i++) {
-		if (strcasecmp(v, names[i]) == 0) {
-			rc->zk_log_level = (enum log_level)i;
-			return 0;
-		}
-	}
 	snprintf(err, errlen, "%s=%s: expected DEBUG, INFO, WARN or ERROR", key, v);
 	return -1;
 }
