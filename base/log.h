@@ -5,8 +5,30 @@
 #define SPARKSHIM_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* The one table of level names: every level Spark's
+ * SparkContext.setLogLevel takes (log4j), with the shim level it maps to
+ * (the shim never silences its errors: FATAL and OFF map to ERROR). The
+ * entries marked `own` are the shim's own four names. */
+struct log_level_name {
+	const char *name;      /* upper case */
+	enum log_level level;
+	int own;
+};
+extern const struct log_level_name log_level_names[];
+extern const size_t n_log_level_names;
+/* The same names for messages and usage text, in table order. */
+#define LOG_SPARK_LEVELS "ALL TRACE DEBUG INFO WARN ERROR FATAL OFF"
+
+/* "DEBUG", "INFO", "WARN", "ERROR". */
+const char *log_level_name(enum log_level lvl);
+/* One of the shim's own names, any case. 0 / -1. */
+int log_level_parse(const char *s, enum log_level *out);
+/* Any Spark level name, any case: its table entry, or NULL. */
+const struct log_level_name *log_spark_level(const char *s);
 
 void log_set_level(enum log_level min);
 void log_msg(enum log_level lvl, const char *fmt, ...)

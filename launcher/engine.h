@@ -12,6 +12,8 @@
 #include "launcher/cli.h"
 #include "launcher/settings.h"
 
+struct ctl_server;
+
 struct engine {
 	struct cli cli;
 	struct settings settings;
@@ -22,6 +24,7 @@ struct engine {
 	char probe_host[256];         /* where the connect port is probed */
 	int signal_fd;
 	int using_standin;
+	struct ctl_server *control;   /* the health + control endpoint, once started */
 
 	/* supervisor state (supervisor.c). Whether a stop has begun and whether
 	 * READY was announced are the lifecycle state's to say

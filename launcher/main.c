@@ -144,7 +144,8 @@ int main(int argc, char **argv)
 	/* The JVM is gone: tear down in reverse order (exit_now deregisters,
 	 * tells systemd and removes our files). */
 	registry_close();
-	ctl_server_stop();
+	ctl_server_stop(S.control);
+	S.control = NULL;
 	connect_probe_shutdown();
 	if (rc == 0)
 		exit_now(0, "stopped cleanly");

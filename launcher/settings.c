@@ -65,17 +65,6 @@ static int read_token(const struct conf *m, char *out, size_t outlen, char *err,
 	return 0;
 }
 
-static int parse_level(const char *v, enum log_level *out)
-{
-	static const char *const names[] = {"debug", "info", "warn", "error"};
-	for (int i = 0; i < 4; i++)
-		if (strcasecmp(v, names[i]) == 0) {
-			*out = (enum log_level)i;
-			return 0;
-		}
-	return -1;
-}
-
 int settings_load(const struct conf *cli_shim, const char *config_file,
 		  const struct conf *spark_conf, struct settings *s, char *err, size_t errlen)
 {
@@ -109,7 +98,7 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 		goto out;
 	}
 	const char *lvl = conf_get_default(&m, "sparkshim.log.level", "info");
-	if (parse_level(lvl, &s->log_level) < 0) {
+	if (log_level_parse(lvl, &s->log_level) < 0) {
 		snprintf(err, errlen, "sparkshim.log.level=%s: expected debug, info, warn or error", lvl);
 		goto out;
 	}

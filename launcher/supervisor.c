@@ -28,6 +28,7 @@
 #include "launcher/jobs.h"
 #include "launcher/sdnotify.h"
 #include "launcher/signals.h"
+#include "shim/ctl/ctl_service.h"
 #include "shim/ctl/grpc_server.h"
 #include "shim/registry/registry.h"
 
@@ -183,14 +184,16 @@ static void start_control(struct engine *s)
 		snprintf(addr, sizeof(addr), "127.0.0.1:%d", s->connect_port < 65535 ? s->connect_port + 1 : 0);
 	else
 		snprintf(addr, sizeof(addr), "%s", want);
-	struct ctl_server_opts o = {.bind = addr, .token = s->settings.control_token, .max_message = 0};
-	int rc = ctl_server_start(&o, bound, sizeof(bound), err, sizeof(err));
-	if (rc < 0 && is_default && errno == EADDRINUSE) {
+	static const struct ctl_service *const services[] = {&health_service, &control_service};
+	struct ctl_server_opts o = {.bind = addr, .token = s->settings.control_token, .max_message = 0,
+				    .services = services, .n_services = 2, .publish_endpoint = 1};
+	s->control = ctl_server_start(&o, bound, sizeof(bound), err, sizeof(err));
+	if (!s->control && is_default && errno == EADDRINUSE) {
 		log_warn("control port %s is taken; using a free port instead", addr);
 		o.bind = "127.0.0.1:0";
-		rc = ctl_server_start(&o, bound, sizeof(bound), err, sizeof(err));
+		s->control = ctl_server_start(&o, bound, sizeof(bound), err, sizeof(err));
 	}
-	if (rc < 0) {
+	if (!s->control) {
 		fail(s, errno == EADDRINUSE ? EXIT_PORT_IN_USE : EXIT_USAGE, "control endpoint: %s", err);
 		return;
 	}

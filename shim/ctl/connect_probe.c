@@ -7,6 +7,7 @@
 
 #include <grpc/grpc.h>
 
+#include "shim/ctl/ctl_addr.h"
 #include "shim/ctl/grpc_util.h"
 #include "shim/ctl/rpc_client.h"
 
@@ -16,17 +17,6 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int grpc_ref;            /* 1 while we hold a grpc_init() reference */
 static grpc_channel *cached;    /* idle cached channel, or NULL */
 static char cached_target[300];
-
-static void make_target(const char *host, int port, char *buf, size_t cap)
-{
-	if (!host || !*host)
-		host = "127.0.0.1";
-	/* A bare IPv6 literal needs brackets before the port. */
-	if (strchr(host, ':') && host[0] != '[')
-		snprintf(buf, cap, "[%s]:%d", host, port);
-	else
-		snprintf(buf, cap, "%s:%d", host, port);
-}
 
 /* Take the cached channel for target out of the cache (exclusive use
  * without holding the lock during the probe), or open a new one. */
@@ -74,7 +64,7 @@ int connect_probe(const char *host, int port, int timeout_ms)
 	if (timeout_ms <= 0)
 		timeout_ms = 1000;
 	char target[300];
-	make_target(host, port, target, sizeof(target));
+	ctl_addr_format(host && *host ? host : "127.0.0.1", port, target, sizeof(target));
 	grpc_channel *ch = channel_take(target);
 	if (!ch)
 		return 0;

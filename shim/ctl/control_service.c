@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/time.h>
 
 #include "base/clock.h"
@@ -15,6 +14,7 @@
 #include "base/log.h"
 #include "control.pb-c.h"
 #include "jni/jvm_host.h"
+#include "shim/ctl/ctl_addr.h"
 #include "shim/ctl/ctl_service.h"
 #include "shim/ctl/event_log.h"
 
@@ -46,8 +46,7 @@ static void status(const uint8_t *req, size_t len, struct ctl_reply *out)
 	char endpoint[300] = "";
 	if (info.connect_port > 0) {
 		const char *h = info.connect_host[0] ? info.connect_host : "127.0.0.1";
-		snprintf(endpoint, sizeof(endpoint), strchr(h, ':') && h[0] != '[' ? "[%s]:%d" : "%s:%d",
-			 h, info.connect_port);
+		ctl_addr_format(h, info.connect_port, endpoint, sizeof(endpoint));
 	}
 	Sparkshim__V1__StatusResponse s = SPARKSHIM__V1__STATUS_RESPONSE__INIT;
 	s.state = proto_state(lifecycle_state());
@@ -128,23 +127,6 @@ static void stop(const uint8_t *req, size_t len, struct ctl_reply *out)
 	ctl_reply_pack(out, &resp.base);
 }
 
-/* The levels SparkContext.setLogLevel accepts. */
-static const char *const levels[] = {"ALL", "TRACE", "DEBUG", "INFO",
-				     "WARN", "ERROR", "FATAL", "OFF"};
-
-/* The shim's own log follows, as far as its four levels go. */
-static void shim_log_level(const char *lvl)
-{
-	if (!strcmp(lvl, "ALL") || !strcmp(lvl, "TRACE") || !strcmp(lvl, "DEBUG"))
-		log_set_level(LOG_DEBUG);
-	else if (!strcmp(lvl, "INFO"))
-		log_set_level(LOG_INFO);
-	else if (!strcmp(lvl, "WARN"))
-		log_set_level(LOG_WARN);
-	else
-		log_set_level(LOG_ERROR); /* ERROR, FATAL, OFF: never silence errors */
-}
-
 static void set_log_level(const uint8_t *req, size_t len, struct ctl_reply *out)
 {
 	Sparkshim__V1__SetLogLevelRequest *r =
@@ -153,18 +135,16 @@ static void set_log_level(const uint8_t *req, size_t len, struct ctl_reply *out)
 		ctl_reply_error(out, GRPC_STATUS_INVALID_ARGUMENT, "malformed SetLogLevelRequest");
 		return;
 	}
-	const char *lvl = NULL;
-	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-		if (strcasecmp(r->level, levels[i]) == 0)
-			lvl = levels[i];
-	if (!lvl) {
+	/* The levels SparkContext.setLogLevel accepts. */
+	const struct log_level_name *e = log_spark_level(r->level);
+	if (!e) {
 		ctl_reply_error(out, GRPC_STATUS_INVALID_ARGUMENT,
-				"invalid log level '%.64s' (ALL TRACE DEBUG INFO WARN ERROR FATAL OFF)",
-				r->level);
+				"invalid log level '%.64s' (" LOG_SPARK_LEVELS ")", r->level);
 		sparkshim__v1__set_log_level_request__free_unpacked(r, NULL);
 		return;
 	}
 	sparkshim__v1__set_log_level_request__free_unpacked(r, NULL);
+	const char *lvl = e->name;
 	char err[400] = "";
 	if (set_log_level_fn(lvl, err, sizeof(err), LOG_LEVEL_TIMEOUT_MS) < 0) {
 		enum shim_state st = lifecycle_state();
@@ -177,7 +157,8 @@ static void set_log_level(const uint8_t *req, size_t len, struct ctl_reply *out)
 				err[0] ? err : "no detail");
 		return;
 	}
-	shim_log_level(lvl);
+	/* The shim's own log follows, as far as its four levels go. */
+	log_set_level(e->level);
 	log_info("control: log level set to %s", lvl);
 	Sparkshim__V1__SetLogLevelResponse resp = SPARKSHIM__V1__SET_LOG_LEVEL_RESPONSE__INIT;
 	resp.level = (char *)lvl;
@@ -211,18 +192,6 @@ static int events_open(const uint8_t *req, size_t len, void **state, struct ctl_
 	return 0;
 }
 
-static int pack_event(const Sparkshim__V1__Event *ev, uint8_t **msg, size_t *len)
-{
-	size_t n = sparkshim__v1__event__get_packed_size(ev);
-	uint8_t *p = malloc(n ? n : 1);
-	if (!p)
-		return -1;
-	sparkshim__v1__event__pack(ev, p);
-	*msg = p;
-	*len = n;
-	return 0;
-}
-
 static int events_next(void *state, uint8_t **msg, size_t *len)
 {
 	struct events_stream *es = state;
@@ -250,7 +219,7 @@ static int events_next(void *state, uint8_t **msg, size_t *len)
 		ev.to_state = proto_state(rec.to);
 		ev.reason = rec.reason;
 	}
-	if (pack_event(&ev, msg, len) < 0)
+	if (ctl_pack(&ev.base, msg, len) < 0)
 		return 0; /* retried on the next wake-up */
 	es->after = ev.seq;
 	return 1;
@@ -264,7 +233,7 @@ static int events_final(void *state, uint8_t **msg, size_t *len)
 	ev.time_ms = epoch_ms();
 	ev.kind = SPARKSHIM__V1__EVENT__KIND__KIND_END_OF_STREAM;
 	ev.reason = (char *)"control server stopping";
-	return pack_event(&ev, msg, len) < 0 ? 0 : 1;
+	return ctl_pack(&ev.base, msg, len) < 0 ? 0 : 1;
 }
 
 static void events_free(void *state) { free(state); }
@@ -282,3 +251,9 @@ const struct ctl_method control_methods[] = {
 	 .unary = set_log_level},
 };
 const size_t n_control_methods = sizeof(control_methods) / sizeof(control_methods[0]);
+/* Recording starts with the server that hosts the service. */
+const struct ctl_service control_service = {
+	.name = "sparkshim.v1.Control", .methods = control_methods,
+	.n_methods = sizeof(control_methods) / sizeof(control_methods[0]),
+	.on_start = event_log_attach,
+};

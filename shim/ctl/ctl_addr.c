@@ -84,7 +84,8 @@ int ctl_addr_is_loopback(const struct ctl_addr *a)
 
 void ctl_addr_format(const char *host, int port, char *buf, size_t cap)
 {
-	snprintf(buf, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+	/* A bare IPv6 literal needs brackets before the port. */
+	snprintf(buf, cap, strchr(host, ':') && host[0] != '[' ? "[%s]:%d" : "%s:%d", host, port);
 }
 
 int ctl_addr_bind_errno(const struct ctl_addr *a)

@@ -19,7 +19,9 @@ int ctl_addr_parse(const char *s, struct ctl_addr *a, char *err, size_t errlen);
  * wildcards (0.0.0.0, ::) and names, counts as remote. */
 int ctl_addr_is_loopback(const struct ctl_addr *a);
 
-/* "host:port" with brackets for IPv6 literals. */
+/* "host:port" with brackets for IPv6 literals ("::1" -> "[::1]:p"; a host
+ * already in brackets stays as it is). The one place that writes
+ * host:port for a gRPC address. */
 void ctl_addr_format(const char *host, int port, char *buf, size_t cap);
 
 /* Why would bind(host:port) fail? Returns the errno of a plain TCP bind

@@ -14,8 +14,10 @@
 #include <grpc/grpc.h>
 
 #include "base/conf.h"
+#include "base/log.h"
 #include "control.pb-c.h"
 #include "health.pb-c.h"
+#include "shim/ctl/ctl_service.h"
 #include "shim/ctl/grpc_util.h"
 #include "shim/ctl/json_out.h"
 #include "shim/ctl/rpc_client.h"
@@ -48,7 +50,7 @@ static void usage(FILE *f)
 	      "  drain [--reason R]          stop taking new work (token)\n"
 	      "  stop [--grace D] [--reason R]  graceful stop; D like 30s, 2min, 500ms (token)\n"
 	      "  events [--after N] [--no-follow]  lifecycle events, then follow\n"
-	      "  log-level LEVEL             Spark log level: ALL TRACE DEBUG INFO WARN ERROR FATAL OFF (token)\n"
+	      "  log-level LEVEL             Spark log level: " LOG_SPARK_LEVELS " (token)\n"
 	      "address: --address, else $SPARKSHIM_CONTROL_ADDRESS, else " DEFAULT_ADDRESS "\n"
 	      "token:   --token-file, else $SPARKSHIM_CONTROL_TOKEN\n"
 	      "exit:    0 ok, 1 error, 2 unreachable, 3 rejected, 4 not serving, 64 usage\n",
@@ -245,30 +247,38 @@ static int report_failure(const struct cli *c, grpc_status_code st, const char *
 	return code;
 }
 
-/* One unary call; on success *resp holds the response bytes. */
+/* One unary call, its response decoded as a `desc` message into *out
+ * (free with protobuf_c_message_free_unpacked). CTL_EXIT_OK, or the exit
+ * code of the failure, already reported. */
 static int call(struct cli *c, const char *method, const ProtobufCMessage *req, int with_token,
-		struct rpc_result *res)
+		const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
 {
-	size_t n = protobuf_c_message_get_packed_size(req);
-	uint8_t *buf = malloc(n ? n : 1);
-	if (!buf) {
+	uint8_t *buf;
+	size_t n;
+	*out = NULL;
+	if (ctl_pack(req, &buf, &n) < 0) {
 		fputs("sparkshim ctl: out of memory\n", stderr);
 		return CTL_EXIT_ERROR;
 	}
-	protobuf_c_message_pack(req, buf);
-	int rc = rpc_unary(c->ch, method, buf, n, with_token ? c->token : NULL, c->timeout_ms, res);
+	struct rpc_result res;
+	int rc = rpc_unary(c->ch, method, buf, n, with_token ? c->token : NULL, c->timeout_ms, &res);
 	free(buf);
 	if (rc < 0) {
-		fprintf(stderr, "sparkshim ctl: %s\n", res->details);
-		return CTL_EXIT_ERROR;
-	}
-	if (res->status != GRPC_STATUS_OK)
-		return report_failure(c, res->status, res->details);
-	if (!res->resp) {
+		fprintf(stderr, "sparkshim ctl: %s\n", res.details);
+		rc = CTL_EXIT_ERROR;
+	} else if (res.status != GRPC_STATUS_OK) {
+		rc = report_failure(c, res.status, res.details);
+	} else if (!res.resp) {
 		fputs("sparkshim ctl: server sent no response message\n", stderr);
-		return CTL_EXIT_ERROR;
+		rc = CTL_EXIT_ERROR;
+	} else if (!(*out = protobuf_c_message_unpack(desc, NULL, res.resp_len, res.resp))) {
+		fprintf(stderr, "sparkshim ctl: malformed %s\n", desc->short_name);
+		rc = CTL_EXIT_ERROR;
+	} else {
+		rc = CTL_EXIT_OK;
 	}
-	return CTL_EXIT_OK;
+	rpc_result_free(&res);
+	return rc;
 }
 
 static const char *enum_name(const ProtobufCEnumDescriptor *d, int v, const char *prefix)
@@ -308,19 +318,12 @@ static void fmt_bytes(int64_t b, char *buf, size_t cap)
 static int cmd_status(struct cli *c)
 {
 	Sparkshim__V1__StatusRequest req = SPARKSHIM__V1__STATUS_REQUEST__INIT;
-	struct rpc_result res;
-	int rc = call(c, "/sparkshim.v1.Control/Status", &req.base, 0, &res);
-	if (rc != CTL_EXIT_OK) {
-		rpc_result_free(&res);
+	ProtobufCMessage *m;
+	int rc = call(c, "/sparkshim.v1.Control/Status", &req.base, 0,
+		      &sparkshim__v1__status_response__descriptor, &m);
+	if (rc != CTL_EXIT_OK)
 		return rc;
-	}
-	Sparkshim__V1__StatusResponse *s =
-		sparkshim__v1__status_response__unpack(NULL, res.resp_len, res.resp);
-	rpc_result_free(&res);
-	if (!s) {
-		fputs("sparkshim ctl: malformed StatusResponse\n", stderr);
-		return CTL_EXIT_ERROR;
-	}
+	Sparkshim__V1__StatusResponse *s = (Sparkshim__V1__StatusResponse *)m;
 	const char *reg = enum_name(&sparkshim__v1__registration__descriptor, s->registration,
 				    "REGISTRATION_");
 	if (c->json) {
@@ -375,7 +378,7 @@ static int cmd_status(struct cli *c)
 		printf("heap:           %s used / %s max\n", h1, h2);
 		printf("shim:           %s, control %s\n", s->shim_version, s->control_endpoint);
 	}
-	sparkshim__v1__status_response__free_unpacked(s, NULL);
+	protobuf_c_message_free_unpacked(m, NULL);
 	return CTL_EXIT_OK;
 }
 
@@ -383,24 +386,17 @@ static int cmd_health(struct cli *c)
 {
 	Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
 	req.service = (char *)(c->arg ? c->arg : "");
-	struct rpc_result res;
-	int rc = call(c, "/grpc.health.v1.Health/Check", &req.base, 0, &res);
-	if (rc != CTL_EXIT_OK) {
-		rpc_result_free(&res);
+	ProtobufCMessage *m;
+	int rc = call(c, "/grpc.health.v1.Health/Check", &req.base, 0,
+		      &grpc__health__v1__health_check_response__descriptor, &m);
+	if (rc != CTL_EXIT_OK)
 		return rc;
-	}
-	Grpc__Health__V1__HealthCheckResponse *r =
-		grpc__health__v1__health_check_response__unpack(NULL, res.resp_len, res.resp);
-	rpc_result_free(&res);
-	if (!r) {
-		fputs("sparkshim ctl: malformed HealthCheckResponse\n", stderr);
-		return CTL_EXIT_ERROR;
-	}
+	Grpc__Health__V1__HealthCheckResponse *r = (Grpc__Health__V1__HealthCheckResponse *)m;
 	const char *name =
 		enum_name(&grpc__health__v1__health_check_response__serving_status__descriptor,
 			  r->status, "");
 	int serving = r->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
-	grpc__health__v1__health_check_response__free_unpacked(r, NULL);
+	protobuf_c_message_free_unpacked(m, NULL);
 	if (c->json) {
 		int first = 1;
 		fputc('{', stdout);
@@ -413,9 +409,18 @@ static int cmd_health(struct cli *c)
 	return serving ? CTL_EXIT_OK : CTL_EXIT_NOT_SERVING;
 }
 
-/* Drain and Stop answer with the state they were accepted in. */
-static int print_accepted(struct cli *c, const char *what, int state)
+/* Drain and Stop: a mutating call whose response holds the state the
+ * request was accepted in (field `state` of desc). */
+static int call_accepted(struct cli *c, const char *what, const char *method,
+			 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc)
 {
+	ProtobufCMessage *m;
+	int rc = call(c, method, req, 1, desc, &m);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, "state");
+	int state = f ? *(const int *)((const char *)m + f->offset) : 0;
+	protobuf_c_message_free_unpacked(m, NULL);
 	if (c->json) {
 		int first = 1;
 		fputc('{', stdout);
@@ -433,21 +438,8 @@ static int cmd_drain(struct cli *c)
 	Sparkshim__V1__DrainRequest req = SPARKSHIM__V1__DRAIN_REQUEST__INIT;
 	if (c->reason)
 		req.reason = (char *)c->reason;
-	struct rpc_result res;
-	int rc = call(c, "/sparkshim.v1.Control/Drain", &req.base, 1, &res);
-	if (rc == CTL_EXIT_OK) {
-		Sparkshim__V1__DrainResponse *r =
-			sparkshim__v1__drain_response__unpack(NULL, res.resp_len, res.resp);
-		if (!r) {
-			fputs("sparkshim ctl: malformed DrainResponse\n", stderr);
-			rc = CTL_EXIT_ERROR;
-		} else {
-			rc = print_accepted(c, "drain", r->state);
-			sparkshim__v1__drain_response__free_unpacked(r, NULL);
-		}
-	}
-	rpc_result_free(&res);
-	return rc;
+	return call_accepted(c, "drain", "/sparkshim.v1.Control/Drain", &req.base,
+			     &sparkshim__v1__drain_response__descriptor);
 }
 
 static int cmd_stop(struct cli *c)
@@ -459,48 +451,29 @@ static int cmd_stop(struct cli *c)
 	}
 	if (c->reason)
 		req.reason = (char *)c->reason;
-	struct rpc_result res;
-	int rc = call(c, "/sparkshim.v1.Control/Stop", &req.base, 1, &res);
-	if (rc == CTL_EXIT_OK) {
-		Sparkshim__V1__StopResponse *r =
-			sparkshim__v1__stop_response__unpack(NULL, res.resp_len, res.resp);
-		if (!r) {
-			fputs("sparkshim ctl: malformed StopResponse\n", stderr);
-			rc = CTL_EXIT_ERROR;
-		} else {
-			rc = print_accepted(c, "stop", r->state);
-			sparkshim__v1__stop_response__free_unpacked(r, NULL);
-		}
-	}
-	rpc_result_free(&res);
-	return rc;
+	return call_accepted(c, "stop", "/sparkshim.v1.Control/Stop", &req.base,
+			     &sparkshim__v1__stop_response__descriptor);
 }
 
 static int cmd_log_level(struct cli *c)
 {
 	Sparkshim__V1__SetLogLevelRequest req = SPARKSHIM__V1__SET_LOG_LEVEL_REQUEST__INIT;
 	req.level = (char *)c->arg;
-	struct rpc_result res;
-	int rc = call(c, "/sparkshim.v1.Control/SetLogLevel", &req.base, 1, &res);
-	if (rc == CTL_EXIT_OK) {
-		Sparkshim__V1__SetLogLevelResponse *r =
-			sparkshim__v1__set_log_level_response__unpack(NULL, res.resp_len, res.resp);
-		if (!r) {
-			fputs("sparkshim ctl: malformed SetLogLevelResponse\n", stderr);
-			rc = CTL_EXIT_ERROR;
-		} else {
-			if (c->json) {
-				int first = 1;
-				fputc('{', stdout);
-				json_kv_str(stdout, &first, "level", r->level);
-				fputs("}\n", stdout);
-			} else {
-				printf("log level set to %s\n", r->level);
-			}
-			sparkshim__v1__set_log_level_response__free_unpacked(r, NULL);
-		}
+	ProtobufCMessage *m;
+	int rc = call(c, "/sparkshim.v1.Control/SetLogLevel", &req.base, 1,
+		      &sparkshim__v1__set_log_level_response__descriptor, &m);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	const char *level = ((Sparkshim__V1__SetLogLevelResponse *)m)->level;
+	if (c->json) {
+		int first = 1;
+		fputc('{', stdout);
+		json_kv_str(stdout, &first, "level", level);
+		fputs("}\n", stdout);
+	} else {
+		printf("log level set to %s\n", level);
 	}
-	rpc_result_free(&res);
+	protobuf_c_message_free_unpacked(m, NULL);
 	return rc;
 }
 

@@ -37,14 +37,7 @@ static int pack_status(int status, uint8_t **msg, size_t *len)
 {
 	Grpc__Health__V1__HealthCheckResponse resp = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
 	resp.status = status;
-	size_t n = grpc__health__v1__health_check_response__get_packed_size(&resp);
-	uint8_t *p = malloc(n ? n : 1);
-	if (!p)
-		return -1;
-	grpc__health__v1__health_check_response__pack(&resp, p);
-	*msg = p;
-	*len = n;
-	return 0;
+	return ctl_pack(&resp.base, msg, len);
 }
 
 static void check(const uint8_t *req, size_t len, struct ctl_reply *out)
@@ -135,7 +128,12 @@ static const struct ctl_stream_ops watch_ops = {
 };
 
 const struct ctl_method health_methods[] = {
-	{.path = "/grpc.health.v1.Health/Check", .unary = check},
+	/* Check is what probes hammer: keep many requests posted. */
+	{.path = "/grpc.health.v1.Health/Check", .depth = 32, .unary = check},
 	{.path = "/grpc.health.v1.Health/Watch", .stream = &watch_ops},
 };
 const size_t n_health_methods = sizeof(health_methods) / sizeof(health_methods[0]);
+const struct ctl_service health_service = {
+	.name = "grpc.health.v1.Health", .methods = health_methods,
+	.n_methods = sizeof(health_methods) / sizeof(health_methods[0]),
+};

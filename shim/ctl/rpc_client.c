@@ -28,14 +28,21 @@ void rpc_target(const char *addr, char *buf, size_t cap)
 	}
 	/* "localhost" is loopback by definition; resolving it through c-ares
 	 * 1.18 (Debian 12) also leaks the name on every resolution. */
-	if (strcasecmp(a.host, "localhost") == 0)
-		snprintf(buf, cap, "ipv4:127.0.0.1:%d", a.port);
-	else if (inet_pton(AF_INET, a.host, bin) == 1)
-		snprintf(buf, cap, "ipv4:%s:%d", a.host, a.port);
-	else if (inet_pton(AF_INET6, a.host, bin) == 1)
-		snprintf(buf, cap, "ipv6:[%s]:%d", a.host, a.port);
-	else
+	const char *scheme = NULL, *host = a.host;
+	if (strcasecmp(a.host, "localhost") == 0) {
+		scheme = "ipv4:";
+		host = "127.0.0.1";
+	} else if (inet_pton(AF_INET, a.host, bin) == 1) {
+		scheme = "ipv4:";
+	} else if (inet_pton(AF_INET6, a.host, bin) == 1) {
+		scheme = "ipv6:";
+	}
+	if (!scheme || cap <= 5) {
 		snprintf(buf, cap, "%s", addr);
+		return;
+	}
+	memcpy(buf, scheme, 6); /* with its NUL */
+	ctl_addr_format(host, a.port, buf + 5, cap - 5);
 }
 
 grpc_channel *rpc_channel_open(const char *addr)
@@ -179,8 +186,8 @@ int rpc_unary_md(grpc_channel *ch, const char *method, const void *req, size_t r
 	return rc;
 }
 
-/* Tags of the stream's batches. */
-enum { TAG_SEND = 1, TAG_STATUS, TAG_RECV };
+/* Tags of the stream's batches: one of each kind may be outstanding. */
+enum { TAG_SEND = 1, TAG_STATUS, TAG_RECV, TAG_INITIAL, TAG_HEADERS };
 
 struct rpc_stream {
 	grpc_completion_queue *cq;
@@ -191,12 +198,13 @@ struct rpc_stream {
 	char details[512];
 	grpc_status_code status;
 	grpc_byte_buffer *recv;
-	int send_pending, status_pending, recv_pending, ended;
+	int send_pending, status_pending, recv_pending, initial_pending, headers_pending, ended;
+	int send_ok;     /* result of the last send batch */
+	int closed_send; /* SEND_CLOSE_FROM_CLIENT queued */
 };
 
-int rpc_stream_open(grpc_channel *ch, const char *method, const void *req, size_t req_len,
-		    const char *token, int timeout_ms, struct rpc_stream **out, char *err,
-		    size_t errlen)
+int rpc_stream_start(grpc_channel *ch, const char *method, const grpc_metadata *md, size_t nmd,
+		     int timeout_ms, struct rpc_stream **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	struct rpc_stream *s = calloc(1, sizeof(*s));
@@ -217,34 +225,32 @@ int rpc_stream_open(grpc_channel *ch, const char *method, const void *req, size_
 		rpc_stream_close(s);
 		return -1;
 	}
-	grpc_metadata md;
-	size_t nmd = auth_md(token, &md);
-	s->send = bb_from_bytes(req, req_len);
-	grpc_op ops[4];
+	/* Three independent batches, none waited for here: our headers (reaped
+	 * at close), the server's headers (gRPC hands out the status only once
+	 * they are read) and the status. Messages get their own batches. */
+	grpc_op ops[1];
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[0].data.send_initial_metadata.count = nmd;
-	ops[0].data.send_initial_metadata.metadata = nmd ? &md : NULL;
-	ops[1].op = GRPC_OP_SEND_MESSAGE;
-	ops[1].data.send_message.send_message = s->send;
-	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-	ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->initial;
-	grpc_call_error ce = grpc_call_start_batch(s->call, ops, 4, (void *)TAG_SEND, NULL);
-	/* Metadata is copied by start_batch; our slice can go now. */
-	auth_md_free(&md, nmd);
-	if (ce != GRPC_CALL_OK) {
-		snprintf(err, errlen, "start_batch: %s", grpc_call_error_to_string(ce));
-		rpc_stream_close(s);
-		return -1;
+	/* start_batch copies the metadata, it never writes through it */
+	ops[0].data.send_initial_metadata.metadata = (grpc_metadata *)md;
+	grpc_call_error ce = grpc_call_start_batch(s->call, ops, 1, (void *)TAG_HEADERS, NULL);
+	if (ce == GRPC_CALL_OK) {
+		s->headers_pending = 1;
+		memset(ops, 0, sizeof(ops));
+		ops[0].op = GRPC_OP_RECV_INITIAL_METADATA;
+		ops[0].data.recv_initial_metadata.recv_initial_metadata = &s->initial;
+		ce = grpc_call_start_batch(s->call, ops, 1, (void *)TAG_INITIAL, NULL);
 	}
-	s->send_pending = 1;
-	memset(ops, 0, sizeof(ops));
-	ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	ops[0].data.recv_status_on_client.trailing_metadata = &s->trailing;
-	ops[0].data.recv_status_on_client.status = &s->status;
-	ops[0].data.recv_status_on_client.status_details = &s->details_slice;
-	ce = grpc_call_start_batch(s->call, ops, 1, (void *)TAG_STATUS, NULL);
+	if (ce == GRPC_CALL_OK) {
+		s->initial_pending = 1;
+		memset(ops, 0, sizeof(ops));
+		ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+		ops[0].data.recv_status_on_client.trailing_metadata = &s->trailing;
+		ops[0].data.recv_status_on_client.status = &s->status;
+		ops[0].data.recv_status_on_client.status_details = &s->details_slice;
+		ce = grpc_call_start_batch(s->call, ops, 1, (void *)TAG_STATUS, NULL);
+	}
 	if (ce != GRPC_CALL_OK) {
 		snprintf(err, errlen, "start_batch: %s", grpc_call_error_to_string(ce));
 		rpc_stream_close(s);
@@ -252,6 +258,95 @@ int rpc_stream_open(grpc_channel *ch, const char *method, const void *req, size_
 	}
 	s->status_pending = 1;
 	*out = s;
+	return 0;
+}
+
+/* Wait for the send batch in flight, if any: 1 done, 0 still pending. */
+static int reap_send(struct rpc_stream *s, int wait_ms)
+{
+	if (!s->send_pending)
+		return 1;
+	grpc_event ev = grpc_completion_queue_pluck(s->cq, (void *)TAG_SEND,
+						    deadline_after_ms(wait_ms), NULL);
+	if (ev.type == GRPC_QUEUE_TIMEOUT)
+		return 0;
+	s->send_pending = 0;
+	s->send_ok = ev.success;
+	if (s->send) {
+		grpc_byte_buffer_destroy(s->send);
+		s->send = NULL;
+	}
+	return 1;
+}
+
+/* Start a send batch (after the previous one is reaped). */
+static int start_send(struct rpc_stream *s, const void *msg, size_t len, int close, int wait_ms)
+{
+	if (!reap_send(s, wait_ms))
+		return -2;
+	if (s->closed_send || s->ended)
+		return -1;
+	grpc_op ops[2];
+	size_t n = 0;
+	memset(ops, 0, sizeof(ops));
+	if (msg) {
+		s->send = bb_from_bytes(msg, len);
+		ops[n].op = GRPC_OP_SEND_MESSAGE;
+		ops[n++].data.send_message.send_message = s->send;
+	}
+	if (close)
+		ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	if (grpc_call_start_batch(s->call, ops, n, (void *)TAG_SEND, NULL) != GRPC_CALL_OK) {
+		if (s->send) {
+			grpc_byte_buffer_destroy(s->send);
+			s->send = NULL;
+		}
+		return -1;
+	}
+	s->send_pending = 1;
+	s->closed_send = close;
+	return 0;
+}
+
+int rpc_stream_write(struct rpc_stream *s, const void *msg, size_t len, int wait_ms)
+{
+	int rc = start_send(s, msg ? msg : "", len, 0, wait_ms);
+	if (rc < 0)
+		return rc;
+	if (!reap_send(s, wait_ms))
+		return -2;
+	return s->send_ok ? 0 : -1;
+}
+
+int rpc_stream_close_send(struct rpc_stream *s, int wait_ms)
+{
+	int rc = start_send(s, NULL, 0, 1, wait_ms);
+	if (rc < 0)
+		return rc;
+	if (!reap_send(s, wait_ms))
+		return -2;
+	return s->send_ok ? 0 : -1;
+}
+
+int rpc_stream_open(grpc_channel *ch, const char *method, const void *req, size_t req_len,
+		    const char *token, int timeout_ms, struct rpc_stream **out, char *err,
+		    size_t errlen)
+{
+	grpc_metadata md;
+	size_t nmd = auth_md(token, &md);
+	int rc = rpc_stream_start(ch, method, nmd ? &md : NULL, nmd, timeout_ms, out, err, errlen);
+	/* Metadata is copied by start_batch; our slice can go now. */
+	auth_md_free(&md, nmd);
+	if (rc < 0)
+		return -1;
+	/* The request and the half-close go out without waiting: the first
+	 * rpc_stream_next (or rpc_stream_close) reaps the batch. */
+	if (start_send(*out, req, req_len, 1, -1) < 0) {
+		snprintf(err, errlen, "cannot send the request");
+		rpc_stream_close(*out);
+		*out = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -298,11 +393,34 @@ int rpc_stream_next(struct rpc_stream *s, uint8_t **msg, size_t *len, int wait_m
 	return rc < 0 ? -1 : 1;
 }
 
+const grpc_metadata_array *rpc_stream_initial_metadata(struct rpc_stream *s, int wait_ms)
+{
+	if (s->initial_pending) {
+		grpc_event ev = grpc_completion_queue_pluck(s->cq, (void *)TAG_INITIAL,
+							    deadline_after_ms(wait_ms), NULL);
+		if (ev.type == GRPC_QUEUE_TIMEOUT)
+			return NULL;
+		s->initial_pending = 0;
+	}
+	return &s->initial;
+}
+
+const grpc_metadata_array *rpc_stream_trailing_metadata(const struct rpc_stream *s)
+{
+	return s->ended ? &s->trailing : NULL;
+}
+
 grpc_status_code rpc_stream_status(const struct rpc_stream *s, const char **details)
 {
 	if (details)
 		*details = s->details;
 	return s->status;
+}
+
+void rpc_stream_cancel(struct rpc_stream *s)
+{
+	if (s && s->call)
+		grpc_call_cancel(s->call, NULL);
 }
 
 void rpc_stream_close(struct rpc_stream *s)
@@ -317,6 +435,10 @@ void rpc_stream_close(struct rpc_stream *s)
 			grpc_completion_queue_pluck(s->cq, (void *)TAG_RECV, inf, NULL);
 		if (s->send_pending)
 			grpc_completion_queue_pluck(s->cq, (void *)TAG_SEND, inf, NULL);
+		if (s->initial_pending)
+			grpc_completion_queue_pluck(s->cq, (void *)TAG_INITIAL, inf, NULL);
+		if (s->headers_pending)
+			grpc_completion_queue_pluck(s->cq, (void *)TAG_HEADERS, inf, NULL);
 		reap_status(s);
 		grpc_call_unref(s->call);
 	}
@@ -330,4 +452,47 @@ void rpc_stream_close(struct rpc_stream *s)
 	if (s->cq)
 		cq_dispose(s->cq);
 	free(s);
+}
+
+int rpc_client_stream(grpc_channel *ch, const char *method, const struct rpc_msg *msgs, size_t n,
+		      const grpc_metadata *md, size_t nmd, int timeout_ms, struct rpc_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->status = GRPC_STATUS_UNKNOWN;
+	struct rpc_stream *s;
+	if (rpc_stream_start(ch, method, md, nmd, timeout_ms, &s, out->details,
+			     sizeof(out->details)) < 0)
+		return -1;
+	/* A failed write means the call is over: its status says why. */
+	for (size_t i = 0; i < n; i++)
+		if (rpc_stream_write(s, msgs[i].data, msgs[i].len, -1) < 0)
+			break;
+	rpc_stream_close_send(s, -1);
+	uint8_t *msg;
+	size_t len;
+	int rc = 0;
+	for (;;) {
+		int r = rpc_stream_next(s, &msg, &len, -1);
+		if (r == 1 && !out->resp) {
+			out->resp = msg;
+			out->resp_len = len;
+			continue;
+		}
+		if (r == 1) {
+			free(msg); /* a client-streaming method answers once */
+			continue;
+		}
+		if (r < 0) {
+			snprintf(out->details, sizeof(out->details), "stream read failed");
+			rc = -1;
+		}
+		break;
+	}
+	if (rc == 0) {
+		const char *d;
+		out->status = rpc_stream_status(s, &d);
+		snprintf(out->details, sizeof(out->details), "%s", d);
+	}
+	rpc_stream_close(s);
+	return rc;
 }

@@ -149,16 +149,13 @@ static int load_retry(struct zk_config *zc, const struct conf *c, char *err, siz
 static int load_log_level(struct zk_config *zc, const struct conf *c, char *err,
 			  size_t errlen)
 {
-	static const char *const names[] = {"DEBUG", "INFO", "WARN", "ERROR", NULL};
 	const char *key = "sparkshim.registry.zookeeper.log.level";
 	const char *v = kconf_get(c, key, &key);
-	int lvl = v ? reg_conf_pick(v, names) : LOG_WARN;
-	if (lvl < 0) {
-		snprintf(err, errlen, "%s=%s: expected DEBUG, INFO, WARN or ERROR", key, v);
-		return -1;
-	}
-	zc->zk_log_level = (enum log_level)lvl;
-	return 0;
+	zc->zk_log_level = LOG_WARN;
+	if (!v || log_level_parse(v, &zc->zk_log_level) == 0)
+		return 0;
+	snprintf(err, errlen, "%s=%s: expected DEBUG, INFO, WARN or ERROR", key, v);
+	return -1;
 }
 
 int zk_config_load(struct zk_config *zc, const struct conf *c, const struct reg_config *rc,

@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "control.pb-c.h"
 #include "health.pb-c.h"
+#include "shim/ctl/ctl_service.h"
 #include "shim/ctl/event_log.h"
 #include "shim/ctl/grpc_server.h"
 #include "shim/ctl/rpc_client.h"
@@ -38,6 +39,28 @@
 
 static char tl_addr[300];
 static grpc_channel *tl_ch;
+static struct ctl_server *tl_srv; /* the health + control server under test */
+
+/* The health + control instance, as the launcher builds it. */
+static const struct ctl_service *const tl_services[] = {&health_service, &control_service};
+
+static inline struct ctl_server *tl_start(const char *bind, const char *token, size_t max_message,
+					  char *bound, size_t boundlen, char *err, size_t errlen)
+{
+	struct ctl_server_opts o = {.bind = bind, .token = token, .max_message = max_message,
+				    .services = tl_services, .n_services = 2,
+				    .publish_endpoint = 1};
+	return ctl_server_start(&o, bound, boundlen, err, errlen);
+}
+
+static inline void tl_stop(void)
+{
+	ctl_server_stop(tl_srv);
+	tl_srv = NULL;
+}
+
+/* Open streams of the server under test (for tl_wait_for). */
+static inline int tl_stream_count(void) { return ctl_server_stream_count(tl_srv); }
 
 static void tl_set_alive(struct engine_info *i, void *arg) { i->connect_alive = *(int *)arg; }
 
@@ -58,10 +81,10 @@ static inline void tl_server_up_opts(const char *token, size_t max_message)
 	struct shim_event ev;
 	while (events_pop(&ev)) {
 	}
-	struct ctl_server_opts o = {.bind = "127.0.0.1:0", .token = token, .max_message = max_message};
 	char err[256];
-	int rc = ctl_server_start(&o, tl_addr, sizeof(tl_addr), err, sizeof(err));
-	if (rc != 0)
+	tl_srv = tl_start("127.0.0.1:0", token, max_message, tl_addr, sizeof(tl_addr), err,
+			  sizeof(err));
+	if (!tl_srv)
 		fail_msg("ctl_server_start: %s", err);
 	tl_ch = rpc_channel_open(tl_addr);
 	assert_non_null(tl_ch);
@@ -74,7 +97,7 @@ static inline void tl_server_down(void)
 	if (tl_ch)
 		grpc_channel_destroy(tl_ch);
 	tl_ch = NULL;
-	ctl_server_stop();
+	tl_stop();
 }
 
 /* cmocka teardown: whatever a test left running goes down. */

@@ -90,13 +90,13 @@ static void follows_restart(void **state)
 	assert_int_equal(connect_probe("127.0.0.1", port, 500), 0);
 	assert_int_equal(connect_probe("127.0.0.1", port, 500), 0);
 	/* back on the same port: the very next probe must see it */
-	struct ctl_server_opts o = {.bind = addr};
 	char bound[300], err[256];
 	lifecycle_reset();
 	event_log_reset();
-	assert_int_equal(ctl_server_start(&o, bound, sizeof(bound), err, sizeof(err)), 0);
+	tl_srv = tl_start(addr, NULL, 0, bound, sizeof(bound), err, sizeof(err));
+	assert_non_null(tl_srv);
 	assert_int_equal(connect_probe("127.0.0.1", port, 1000), 1);
-	ctl_server_stop();
+	tl_stop();
 }
 
 static int probe_port;

@@ -464,7 +464,7 @@ static void stop_cancels_calls_after_grace(void **state)
 	tl_sleep_ms(300);
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	ctl_server_stop();
+	tl_stop();
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	long long ms = (b.tv_sec - a.tv_sec) * 1000LL + (b.tv_nsec - a.tv_nsec) / 1000000;
 	assert_true(ms >= CTL_STOP_GRACE_MS - 100);
@@ -519,12 +519,14 @@ static void missing_request_message(void **state)
 
 static int start_err(const char *bind, const char *token, char *bound, int *err_no)
 {
-	struct ctl_server_opts o = {.bind = bind, .token = token};
 	char err[256];
 	char b[300];
 	errno = 0;
-	int rc = ctl_server_start(&o, bound ? bound : b, 300, err, sizeof(err));
+	struct ctl_server *srv = tl_start(bind, token, 0, bound ? bound : b, 300, err, sizeof(err));
 	*err_no = errno;
+	int rc = srv ? 0 : -1;
+	if (srv)
+		tl_srv = srv;
 	if (rc < 0) {
 		assert_true(strlen(err) > 0);
 		assert_null(strchr(err, '\n'));
@@ -569,8 +571,8 @@ static void start_refusals(void **state)
 	assert_non_null(strstr(bound, "0.0.0.0:"));
 	assert_int_equal(start_err("127.0.0.1:0", NULL, NULL, &e), -1);
 	assert_int_equal(e, EALREADY);
-	ctl_server_stop();
-	ctl_server_stop(); /* idempotent */
+	tl_stop();
+	tl_stop(); /* idempotent */
 }
 
 static void bind_variants(void **state)
@@ -589,7 +591,7 @@ static void bind_variants(void **state)
 	assert_true(tl_check("") >= 0);
 	grpc_channel_destroy(tl_ch);
 	tl_ch = NULL;
-	ctl_server_stop();
+	tl_stop();
 	unlink(path);
 
 	/* IPv6 loopback, when the host has it */
@@ -605,15 +607,15 @@ static void bind_variants(void **state)
 		assert_true(tl_check("") >= 0);
 		grpc_channel_destroy(tl_ch);
 		tl_ch = NULL;
-		ctl_server_stop();
+		tl_stop();
 	}
 	/* restart on the same process works, and the port is reusable */
 	assert_int_equal(start_err("127.0.0.1:0", NULL, bound, &e), 0);
-	ctl_server_stop();
+	tl_stop();
 	char again[300];
 	assert_int_equal(start_err(bound, NULL, again, &e), 0);
 	assert_string_equal(again, bound);
-	ctl_server_stop();
+	tl_stop();
 }
 
 int main(void)

@@ -126,11 +126,11 @@ static void watch_sees_transitions(void **state)
 	assert_int_equal(lifecycle_fire(TR_DRAIN, "test"), 0);
 	assert_int_equal(tl_watch_next(w, T_MS), NOT_SERVING);
 	assert_int_equal(tl_watch_next(wc, T_MS), NOT_SERVING);
-	assert_int_equal(ctl_server_stream_count(), 2);
+	assert_int_equal(tl_stream_count(), 2);
 	/* client goes away: the server must notice and free the stream */
 	rpc_stream_close(w);
 	rpc_stream_close(wc);
-	assert_int_equal(tl_wait_for(ctl_server_stream_count, 0, T_MS), 0);
+	assert_int_equal(tl_wait_for(tl_stream_count, 0, T_MS), 0);
 	tl_server_down();
 }
 
@@ -169,7 +169,7 @@ static void stop_with_streams_open(void **state)
 	sparkshim__v1__event__free_unpacked(ev, NULL);
 	/* one stream whose client never reads: stop must not hang on it */
 	struct rpc_stream *idle = tl_watch(SVC_CONNECT);
-	assert_int_equal(tl_wait_for(ctl_server_stream_count, 5, T_MS), 5);
+	assert_int_equal(tl_wait_for(tl_stream_count, 5, T_MS), 5);
 
 	tl_server_down();
 	for (int i = 0; i < 3; i++) {
@@ -186,7 +186,7 @@ static void stop_with_streams_open(void **state)
 	assert_int_equal(rpc_stream_status(e, NULL), GRPC_STATUS_OK);
 	rpc_stream_close(e);
 	rpc_stream_close(idle);
-	assert_int_equal(ctl_server_stream_count(), 0);
+	assert_int_equal(tl_stream_count(), 0);
 }
 
 static void stream_cap(void **state)
@@ -206,7 +206,7 @@ static void stream_cap(void **state)
 	assert_int_equal(tl_check(""), NOT_SERVING);
 	/* freeing one slot admits a new stream */
 	rpc_stream_close(s[0]);
-	assert_int_equal(tl_wait_for(ctl_server_stream_count, CTL_MAX_STREAMS - 1, T_MS),
+	assert_int_equal(tl_wait_for(tl_stream_count, CTL_MAX_STREAMS - 1, T_MS),
 			 CTL_MAX_STREAMS - 1);
 	s[0] = tl_watch("");
 	assert_int_equal(tl_watch_next(s[0], T_MS), NOT_SERVING);
