@@ -57,6 +57,11 @@ void engine_activity_update(struct engine_info *e, void *arg)
 	if (a->active_operations > 0 ||
 	    (a->idle_since_token != -1 && e->idle_token != -1 && a->idle_since_token != e->idle_token))
 		e->last_activity_epoch_ms = epoch_ms();
+	/* A session closed since we last looked (the client's spark.stop(), or
+	 * Spark expiring it) is the client's last word: the idle deadline runs
+	 * from when we saw it go, as it leaves no access time behind. */
+	if (a->open_sessions >= 0 && e->active_sessions > a->open_sessions)
+		e->last_activity_epoch_ms = epoch_ms();
 	/* A session touched by a client counts as activity at the time Spark
 	 * saw it, so an open session in use keeps the engine, and a quiet or
 	 * released one lets the idle deadline run from its last access. */

@@ -290,10 +290,11 @@ static void log_status(void)
 {
 	struct engine_info e;
 	engine_info_get(&e);
-	log_info("status: state=%s connect=%s:%d alive=%d control=%s app=%s ops=%d heap=%lld/%lld registration=%s %s",
+	log_info("status: state=%s connect=%s:%d alive=%d control=%s app=%s sessions=%d ops=%d heap=%lld/%lld registration=%s%s%s",
 		 state_name(lifecycle_state()), e.connect_host, e.connect_port, e.connect_alive,
-		 e.control_endpoint, e.app_id, e.active_operations, (long long)e.heap_used,
-		 (long long)e.heap_max, reg_state_name(e.reg_state), e.znode_path);
+		 e.control_endpoint, e.app_id, e.active_sessions, e.active_operations,
+		 (long long)e.heap_used, (long long)e.heap_max, reg_state_name(e.reg_state),
+		 e.znode_path[0] ? " " : "", e.znode_path);
 }
 
 static void on_signal(struct engine *s, int sig)
@@ -418,8 +419,7 @@ static void on_event(struct engine *s, const struct shim_event *ev)
 		begin_stop(s, EXIT_CLEAN, 0, "lost the discovery service beyond the retry budget");
 		break;
 	case EV_REG_REGISTERED:
-		log_info("registered with the gateway as %s", ev->text);
-		break;
+		break; /* the registry logged it, with the node's data and timing */
 	case EV_REG_FAILED:
 		if (ev->value)
 			log_error("SIGHUP: re-registration failed: %s", ev->text);

@@ -27,6 +27,13 @@ if [ -z "${SPARK_HOME:-}" ]; then
 	export SPARK_HOME=$SPARK4_HOME
 fi
 echo "run-engine: Spark home $SPARK_HOME" >&2
+# Python UDFs run in Spark's Python workers: give them the venv that has
+# pyarrow and pandas (Debian's python3 has neither). Spark otherwise picks
+# the host's first non-loopback address for itself despite spark.driver.host.
+if [ -z "${PYSPARK_PYTHON:-}" ] && [ -x "$python" ] && [ "$python" != python3 ]; then
+	export PYSPARK_PYTHON=$python
+fi
+export SPARK_LOCAL_IP=${SPARK_LOCAL_IP:-127.0.0.1}
 
 annotate() {
 	while IFS= read -r line; do
