@@ -28,6 +28,7 @@
 #include "base/events.h"
 #include "base/log.h"
 #include "base/strvec.h"
+#include "base/thread.h"
 #include "jni/jni_util.h"
 
 #define CONNECT_SERVICE "org.apache.spark.sql.connect.service.SparkConnectService$"
@@ -634,16 +635,10 @@ static void *jvm_thread_main(void *arg)
 	pthread_mutex_lock(&H.mu);
 	H.ops_running = H.main_thread != NULL;
 	pthread_mutex_unlock(&H.mu);
-	pthread_t ops;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 2u << 20);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (!H.main_thread || pthread_create(&ops, &attr, ops_main, NULL) != 0) {
+	if (!H.main_thread || thread_start_detached(ops_main, NULL, 2u << 20) != 0) {
 		log_error("cannot start the JVM ops thread");
 		ops_stop();
 	}
-	pthread_attr_destroy(&attr);
 
 	char exc[1024];
 	run_main(env, exc, sizeof(exc));
@@ -696,13 +691,8 @@ int jvm_host_start(const struct jvm_launch *launch, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, launch->stack_size ? launch->stack_size : 8u << 20);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_t t;
-	int rc = pthread_create(&t, &attr, jvm_thread_main, NULL);
-	pthread_attr_destroy(&attr);
+	int rc = thread_start_detached(jvm_thread_main, NULL,
+				       launch->stack_size ? launch->stack_size : 8u << 20);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot start the JVM thread: %s", strerror(rc));
 		return -1;
@@ -776,13 +766,7 @@ int jvm_thread_dump(int wait_ms)
 	pthread_mutex_unlock(&H.mu);
 	if (!up)
 		return -1;
-	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &attr, dump_main, NULL);
-	pthread_attr_destroy(&attr);
-	if (rc != 0)
+	if (thread_start_detached(dump_main, NULL, 0) != 0)
 		return -1;
 	if (wait_ms > 0) {
 		struct timespec dl = deadline_after(CLOCK_MONOTONIC, wait_ms);

@@ -1,5 +1,6 @@
 #include "jni/output_tap.h"
 #include "base/clock.h"
+#include "base/thread.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -154,20 +155,14 @@ int output_tap_start(void)
 	read_fd = p[0];
 	running = 1;
 	finished = 0;
-	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, tap_main, NULL) != 0) {
+	if (thread_start_detached(tap_main, NULL, 0) != 0) {
 		dup2(real_fd, 2);
 		close(real_fd);
 		close(read_fd);
 		real_fd = read_fd = -1;
 		running = 0;
-		pthread_attr_destroy(&attr);
 		return -1;
 	}
-	pthread_attr_destroy(&attr);
 	return 0;
 }
 

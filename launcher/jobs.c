@@ -14,6 +14,7 @@
 #include "base/engine_info.h"
 #include "base/events.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "jni/jvm_host.h"
 #include "launcher/engine_probe.h"
 #include "shim/registry/registry.h"
@@ -30,12 +31,7 @@ static void init_cv(void) { cond_init_monotonic(&cv); }
 /* Run fn on a detached thread; when no thread can be had, here. */
 static void spawn(void *(*fn)(void *), void *arg)
 {
-	pthread_t t;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &a, fn, arg);
-	pthread_attr_destroy(&a);
+	int rc = thread_start_detached(fn, arg, 0);
 	if (rc != 0) {
 		log_warn("no worker thread (%s): doing the work on the main thread", strerror(rc));
 		fn(arg);
