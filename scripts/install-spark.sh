@@ -53,7 +53,7 @@ jar="$JAR_DIR/spark-connect_2.12-$SPARK35_JAR_VERSION.jar"
 if [ ! -s "$jar" ]; then
 	say "fetching org.apache.spark:spark-connect_2.12:$SPARK35_JAR_VERSION"
 	mkdir -p "$JAR_DIR"
-	mvn -q -B dependency:copy \
+	mvn -q -B -Dstyle.color=never dependency:copy \
 		-Dartifact="org.apache.spark:spark-connect_2.12:$SPARK35_JAR_VERSION" \
 		-DoutputDirectory="$JAR_DIR"
 fi
