@@ -1,6 +1,8 @@
 /* The start-up steps before the JVM exists. Every failure here is a bad
  * input or a broken installation, reported in one line with its own exit
  * code while nothing is running yet. */
+#include "launcher/engine_setup.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -13,7 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "launcher/engine_setup.h"
 #include "base/exitcodes.h"
 #include "base/log.h"
 #include "jni/java_cmdline.h"

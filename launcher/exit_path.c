@@ -3,13 +3,14 @@
  * process ends when we return), and forced stops. Each does the same short
  * list: deregister from the gateway first, tell systemd, remove our files,
  * say one line, _exit with a code that names the cause. */
+#include "launcher/exit_path.h"
+
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "launcher/exit_path.h"
 #include "base/exitcodes.h"
 #include "base/lifecycle.h"
 #include "base/log.h"

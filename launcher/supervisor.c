@@ -5,6 +5,8 @@
  * deregistration, activity queries and probe quiescing run on workers
  * (jobs.c) that post their results. Workers (JVM host, prober, control
  * server, registry, jobs) only report. */
+#include "launcher/supervisor.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -14,7 +16,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "launcher/supervisor.h"
 #include "base/engine_info.h"
 #include "base/events.h"
 #include "base/exitcodes.h"
@@ -29,6 +30,8 @@
 #include "launcher/sdnotify.h"
 #include "launcher/signals.h"
 #include "shim/ctl/ctl_service.h"
+#include "shim/ctl/health_service.h"
+#include "shim/ctl/control_service.h"
 #include "shim/ctl/grpc_server.h"
 #include "shim/registry/registry.h"
 

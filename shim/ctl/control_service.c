@@ -3,6 +3,8 @@
  * to the main loop, which owns every decision (base/events.h). It only
  * refuses requests that cannot make sense in the current state, so a caller
  * gets FAILED_PRECONDITION instead of a silent no-op. */
+#include "shim/ctl/control_service.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,11 @@
 
 /* SetLogLevel waits this long for the JVM; it runs on a worker thread. */
 #define LOG_LEVEL_TIMEOUT_MS 5000
+
+int proto_state(int shim_state)
+{
+	return shim_state >= 0 && shim_state < ST__COUNT ? shim_state + 1 : 0;
+}
 
 static ctl_set_log_level_fn set_log_level_fn = jvm_set_log_level;
 

@@ -1,9 +1,10 @@
 /* Reply helpers shared by the services hosted on the control server. */
+#include "shim/ctl/ctl_reply.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "shim/ctl/ctl_service.h"
 
 int ctl_pack(const ProtobufCMessage *m, uint8_t **msg, size_t *len)
 {
@@ -49,9 +50,4 @@ void ctl_reply_free(struct ctl_reply *r)
 	free(r->msg);
 	r->msg = NULL;
 	r->len = 0;
-}
-
-int proto_state(int shim_state)
-{
-	return shim_state >= 0 && shim_state < ST__COUNT ? shim_state + 1 : 0;
 }

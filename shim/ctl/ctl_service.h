@@ -14,25 +14,7 @@
 #include <grpc/status.h>
 #include <protobuf-c/protobuf-c.h>
 
-#include "base/lifecycle.h"
-
-struct ctl_reply {
-	grpc_status_code code; /* GRPC_STATUS_OK unless a handler says otherwise */
-	char details[512];
-	uint8_t *msg;          /* malloc'd packed response (code OK), owned by the reply */
-	size_t len;
-};
-
-/* Serialize m into a fresh malloc'd buffer (*msg, *len; never NULL on
- * success, even for an empty message). 0 / -1 (ENOMEM). */
-int ctl_pack(const ProtobufCMessage *m, uint8_t **msg, size_t *len);
-
-/* Serialize m into r->msg. 0 / -1 (r becomes RESOURCE_EXHAUSTED). */
-int ctl_reply_pack(struct ctl_reply *r, const ProtobufCMessage *m);
-/* Set an error status with a printf-style message; drops any message. */
-void ctl_reply_error(struct ctl_reply *r, grpc_status_code code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-void ctl_reply_free(struct ctl_reply *r);
+#include "shim/ctl/ctl_reply.h"
 
 /* A server-streaming method. State is per stream and only touched under the
  * server's stream lock, one callback at a time. */
@@ -73,23 +55,5 @@ struct ctl_service {
 	size_t n_methods;
 	int (*on_start)(void);
 };
-
-extern const struct ctl_method health_methods[];
-extern const size_t n_health_methods;
-extern const struct ctl_method control_methods[];
-extern const size_t n_control_methods;
-extern const struct ctl_service health_service;   /* grpc.health.v1.Health */
-extern const struct ctl_service control_service;  /* sparkshim.v1.Control (attaches the event log) */
-
-/* grpc.health.v1 status for a service: 1 SERVING, 2 NOT_SERVING, -1 unknown
- * service. Pure: callers pass the state and the connect liveness. */
-int health_status_for(const char *service, enum shim_state st, int connect_alive);
-
-/* proto State/Registration values from the C enums (+1, 0 = unspecified). */
-int proto_state(int shim_state);
-
-/* Test seam: the function SetLogLevel calls (default jvm_set_log_level). */
-typedef int (*ctl_set_log_level_fn)(const char *level, char *err, size_t errlen, int timeout_ms);
-void control_set_log_level_hook(ctl_set_log_level_fn fn);
 
 #endif

@@ -7,6 +7,8 @@
  * it), so a balancer or kubelet readiness probe must see NOT_SERVING;
  * STOPPING/STOPPED/FAILED are going or gone. The two names answer the same
  * today; they are separate so a client can ask for exactly what it uses. */
+#include "shim/ctl/health_service.h"
+
 #include <stdlib.h>
 #include <string.h>
 

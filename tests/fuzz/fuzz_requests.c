@@ -19,6 +19,8 @@
 #include "base/lifecycle.h"
 #include "base/log.h"
 #include "shim/ctl/ctl_service.h"
+#include "shim/ctl/health_service.h"
+#include "shim/ctl/control_service.h"
 #include "shim/ctl/event_log.h"
 
 static void set_alive(struct engine_info *i, void *arg) { i->connect_alive = *(int *)arg; }

@@ -23,6 +23,8 @@
 #include "control.pb-c.h"
 #include "health.pb-c.h"
 #include "shim/ctl/ctl_service.h"
+#include "shim/ctl/health_service.h"
+#include "shim/ctl/control_service.h"
 #include "shim/ctl/event_log.h"
 #include "shim/ctl/grpc_server.h"
 #include "shim/ctl/rpc_client.h"

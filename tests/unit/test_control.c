@@ -12,6 +12,7 @@
 #include <grpc/support/time.h>
 
 #include "shim/ctl/ctl_service.h"
+#include "shim/ctl/control_service.h"
 
 #define TOKEN "s3cret-token"
 

@@ -7,6 +7,7 @@
 
 #include "shim/ctl/ctl_cli.h"
 #include "shim/ctl/ctl_service.h"
+#include "shim/ctl/control_service.h"
 
 #define TOKEN "cli-token-123"
 

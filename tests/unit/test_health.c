@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "shim/ctl/ctl_service.h"
+#include "shim/ctl/health_service.h"
 
 enum {
 	SERVING = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING,
