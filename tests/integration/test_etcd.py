@@ -8,7 +8,6 @@ run the real binary on the stand-in Spark through the spark-submit wrapper.
 """
 import os
 import signal
-import threading
 import time
 import uuid
 
@@ -266,3 +265,110 @@ def test_bad_etcd_conf_exits_64_with_one_line(drivers):
     assert d.wait() == 64
     err = d.stderr().strip().splitlines()
     assert len(err) == 1 and "mixes http:// and https://" in err[0]
+
+
+# ---- the real binary on the stand-in Spark, launched through the wrapper ----
+
+import test_registry_engine as tre  # noqa: E402  (only helpers; its tests stay there)
+
+engine_needed = [
+    pytest.mark.skipif(tre.BIN is None, reason=tre.WHY or "no binary"),
+    pytest.mark.skipif(not tre.STANDIN or not os.path.isdir(os.path.join(tre.STANDIN or "",
+                                                                         "jars")),
+                       reason="SPARKSHIM_STANDIN is not a built stand-in Spark home"),
+]
+
+
+class _Addr:
+    def __init__(self, address):
+        self.address = address
+
+
+def launch_etcd(etcd, tmp, launched, **kw):
+    extra = [("spark.kyuubi.ha.client.class", ETCD_CLASS),
+             ("spark.kyuubi.ha.etcd.lease.timeout", "4s")] + list(kw.pop("extra", ()))
+    la = tre.Launch(_Addr(f"http://{etcd.address}"), tmp, extra=extra, **kw)
+    launched.append(la)
+    return la
+
+
+def discover_etcd(etcd, la, timeout=120):
+    """Poll the engine space for a key naming our refId, like the gateway."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if la.proc.poll() is not None:
+            raise AssertionError(f"engine exited {la.proc.returncode}:\n{la.text()[-4000:]}")
+        for name, value, _ in children(etcd, la.ns):
+            if f";refId={la.ref};" in name:
+                host, port = value.decode().split(":")
+                return name, host, int(port)
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"no key for refId={la.ref} in {timeout}s:\n{la.text()[-4000:]}")
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def etcd_gateway(tmp_path, etcd):
+    launched = []
+    yield lambda **kw: launch_etcd(etcd, tmp_path, launched, **kw)
+    for la in launched:
+        la.kill()
+
+
+@engine_needed[0]
+@engine_needed[1]
+def test_engine_discover_call_and_stop_by_deleting_the_key(etcd, etcd_gateway):
+    e = etcd_gateway()
+    name, host, port = discover_etcd(etcd, e)
+    assert name.startswith(f"serverUri=127.0.0.1:{port};version={VERSION};")
+    assert name.endswith(f";refId={e.ref};sequence=0000000000")
+    tre.config_call(host, port, e.user)
+    etcd.delete(f"{e.ns}/{name}")
+    assert e.wait() == 0, e.text()[-4000:]
+    assert not tre.port_open(host, port)
+    assert children(etcd, e.ns) == []
+
+
+@engine_needed[0]
+@engine_needed[1]
+def test_engine_sigterm_removes_key_before_connect_port_closes(etcd, etcd_gateway):
+    e = etcd_gateway()
+    name, host, port = discover_etcd(etcd, e)
+    path = f"{e.ns}/{name}"
+    lease = etcd.get(path)[2]
+    key_gone = port_closed = None
+    e.proc.send_signal(signal.SIGTERM)
+    t0 = time.monotonic()
+    while time.monotonic() < t0 + 90 and (key_gone is None or port_closed is None):
+        now = time.monotonic() - t0
+        if key_gone is None and etcd.get(path) is None:
+            key_gone = now
+        if port_closed is None and not tre.port_open(host, port):
+            port_closed = now
+    assert key_gone is not None and port_closed is not None, e.text()[-4000:]
+    assert key_gone <= port_closed, (key_gone, port_closed)
+    assert e.wait() == 0, e.text()[-4000:]
+    assert etcd.lease_ttl(lease)[0] == -1  # revoked, not left to expire
+
+
+@engine_needed[0]
+@engine_needed[1]
+def test_engine_reregisters_after_etcd_loses_its_data(etcd, etcd_gateway):
+    e = etcd_gateway()
+    name, host, port = discover_etcd(etcd, e)
+    etcd.restart(kill=True, wipe=True)
+    name2, host2, port2 = discover_etcd(etcd, e, timeout=60)
+    assert (host2, port2) == (host, port)
+    tre.config_call(host2, port2, e.user)
+    e.proc.send_signal(signal.SIGTERM)
+    assert e.wait() == 0, e.text()[-4000:]
+
+
+@engine_needed[0]
+@engine_needed[1]
+def test_engine_connection_level_cleans_its_namespace(etcd, etcd_gateway):
+    e = etcd_gateway(share="CONNECTION")
+    discover_etcd(etcd, e)
+    e.proc.send_signal(signal.SIGTERM)
+    assert e.wait() == 0, e.text()[-4000:]
+    assert etcd.get_prefix(e.ns) == []
