@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from engine import wait_for
-from etcdserver import etcd  # noqa: F401  (fixture)
+from etcdserver import etcd, etcd_tls  # noqa: F401  (fixtures)
 from test_registry import DRIVER, Driver, args_for, kyuubi_parse, registered
 
 ETCD_CLASS = "org.apache.kyuubi.ha.client.etcd.EtcdDiscoveryClient"
@@ -265,6 +265,53 @@ def test_bad_etcd_conf_exits_64_with_one_line(drivers):
     assert d.wait() == 64
     err = d.stderr().strip().splitlines()
     assert len(err) == 1 and "mixes http:// and https://" in err[0]
+
+
+def test_tls_with_client_certificate(etcd_tls, drivers):
+    c = etcd_tls.certs
+    ns, ref, conf = etcd_conf(etcd_tls, **{
+        "spark.kyuubi.ha.addresses": etcd_tls.url,
+        "spark.kyuubi.ha.etcd.ssl.ca.path": c["ca.pem"],
+        "spark.kyuubi.ha.etcd.ssl.client.certificate.path": c["client.pem"],
+        "spark.kyuubi.ha.etcd.ssl.client.key.path": c["client.key"]})
+    d = drivers(args_for(conf))
+    _, path = registered(d)
+    assert etcd_tls.get(path)[1] == b"127.0.0.1:15002"
+    assert etcd_tls.delete(path) == 1
+    assert d.expect("EVENT reg-node-deleted", timeout=10) == f"EVENT reg-node-deleted 0 {path}"
+
+
+def test_tls_without_client_certificate_is_refused_in_time(etcd_tls, drivers):
+    ns, ref, conf = etcd_conf(etcd_tls, **{
+        "spark.kyuubi.ha.addresses": etcd_tls.url,
+        "spark.kyuubi.ha.etcd.ssl.ca.path": etcd_tls.certs["ca.pem"],
+        "spark.kyuubi.ha.zookeeper.connection.timeout": "1500"})
+    d = drivers(args_for(conf))
+    assert "could not register with etcd" in d.expect("FAILED")
+    assert d.wait() == 73
+    assert etcd_tls.get_prefix(ns) == []
+
+
+def test_user_password_auth(etcd, drivers):
+    etcd.ctl("user", "add", "root:rootpw")
+    etcd.ctl("auth", "enable")
+    etcd.user = "root:rootpw"
+    ns, ref, conf = etcd_conf(etcd, **{"spark.sparkshim.registry.etcd.user": "root",
+                                       "spark.sparkshim.registry.etcd.password": "rootpw"})
+    d = drivers(args_for(conf))
+    _, path = registered(d)
+    assert etcd.get(path)[1] == b"127.0.0.1:15002"
+    d.send("deregister")
+    assert d.expect("DEREGISTERED").startswith("DEREGISTERED 0 ")
+    assert etcd.get(path) is None
+    # A wrong password fails at once, and is never echoed.
+    ns, ref, conf = etcd_conf(etcd, **{"spark.sparkshim.registry.etcd.user": "root",
+                                       "spark.sparkshim.registry.etcd.password": "wrong-pw"})
+    d2 = drivers(args_for(conf))
+    line = d2.expect("FAILED")
+    assert "authentication as root failed" in line
+    assert d2.wait() == 73
+    assert "wrong-pw" not in line and "wrong-pw" not in d2.stderr()
 
 
 # ---- the real binary on the stand-in Spark, launched through the wrapper ----
