@@ -151,6 +151,7 @@ static int open_channel(size_t idx, int64_t deadline, char *err, size_t errlen)
 	pthread_mutex_lock(&C->mu);
 	E.ch = ch;
 	E.ep = idx;
+	pthread_cond_broadcast(&C->cv);
 	pthread_mutex_unlock(&C->mu);
 	return authenticate(ch, deadline, err, errlen);
 }
@@ -916,13 +917,21 @@ static int etcd_deregister(struct discovery_ctx *ctx)
 	int64_t lease = E.lease;
 	E.key = NULL;
 	E.lease = 0;
-	int have = key && E.ch;
-	pthread_mutex_unlock(&C->mu);
-	if (!have) {
-		free(key);
-		return 1;
-	}
 	int64_t t0 = monotonic_ms(), deadline = t0 + C->cfg->deregister_timeout_ms;
+	/* The monitor may be switching endpoints right now: wait for its new
+	 * channel rather than leave the key to the lease's expiry. */
+	while (key && !E.ch && E.monitor_running && monotonic_ms() < deadline)
+		discovery_wait_until(C, deadline);
+	int have = E.ch != NULL;
+	pthread_mutex_unlock(&C->mu);
+	if (!key)
+		return 1;
+	if (!have) {
+		log_warn("could not delete %s: no etcd connection; etcd drops it within %d s", key,
+			 E.cfg->lease_ttl_s);
+		free(key);
+		return -1;
+	}
 	Etcdserverpb__LeaseRevokeRequest rr = ETCDSERVERPB__LEASE_REVOKE_REQUEST__INIT;
 	rr.id = lease;
 	ProtobufCMessage *m;
