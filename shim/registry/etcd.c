@@ -445,8 +445,8 @@ static int do_register(int64_t deadline, char *err, size_t errlen)
 	C->want_node = 1;
 	pthread_cond_broadcast(&C->cv);
 	pthread_mutex_unlock(&C->mu);
-	log_info("etcd: %s under lease %" PRIx64 " (TTL %d s) via %s", key, (uint64_t)lease,
-		 E.cfg->lease_ttl_s, E.cfg->endpoint_names[E.ep]);
+	log_debug("etcd: %s under lease %" PRIx64 " (TTL %d s) via %s", key, (uint64_t)lease,
+		  E.cfg->lease_ttl_s, E.cfg->endpoint_names[E.ep]);
 	discovery_registered(key);
 	return 0;
 }
@@ -593,7 +593,8 @@ static void keepalive_step(int64_t lease)
 		protobuf_c_message_free_unpacked(m, NULL);
 		mark_up();
 		if (ttl <= 0) {
-			lease_lost(lease, "etcd lease expired");
+			lease_lost(lease, "etcd no longer knows our lease (expired, revoked, or etcd "
+					  "lost its data)");
 			return;
 		}
 		int64_t every = ttl * 1000 / 3;
@@ -717,8 +718,12 @@ static void reregister(void)
 		E.stale_lease = 0;
 		ka_due = 0;
 		watch_retry_at = 0;
+		char *now_key = E.key ? strdup(E.key) : NULL;
 		pthread_mutex_unlock(&C->mu);
-		log_info("re-registered with etcd (%lld ms)", (long long)(monotonic_ms() - t0));
+		log_info("re-registered with etcd under a new lease as %s (%lld ms)",
+			 now_key ? now_key : "(deregistered meanwhile)",
+			 (long long)(monotonic_ms() - t0));
+		free(now_key);
 		/* If etcd still had the old lease (it was down with us), its
 		 * key must not linger next to the new one. */
 		revoke(stale, monotonic_ms() + 2000);
