@@ -419,3 +419,30 @@ def test_engine_connection_level_cleans_its_namespace(etcd, etcd_gateway):
     e.proc.send_signal(signal.SIGTERM)
     assert e.wait() == 0, e.text()[-4000:]
     assert etcd.get_prefix(e.ns) == []
+
+
+@engine_needed[0]
+@engine_needed[1]
+def test_engine_stops_when_etcd_is_gone_longer_than_the_budget(etcd, etcd_gateway):
+    e = etcd_gateway(extra=[("spark.kyuubi.ha.etcd.lease.timeout", "2s"),
+                            ("spark.kyuubi.ha.zookeeper.connection.base.retry.wait", "250"),
+                            ("spark.kyuubi.ha.zookeeper.connection.max.retries", "2")])
+    name, host, port = discover_etcd(etcd, e)
+    etcd.stop(kill=True)
+    t0 = time.monotonic()
+    assert e.wait(timeout=60) == 0, e.text()[-4000:]  # a graceful stop, like ZooKeeper's LOST
+    assert time.monotonic() - t0 >= 2.5
+    assert "lost the discovery service beyond the retry budget" in e.text()
+    assert not tre.port_open(host, port)
+
+
+@engine_needed[0]
+@engine_needed[1]
+def test_engine_sigkill_key_expires_with_the_lease(etcd, etcd_gateway):
+    e = etcd_gateway()  # lease 4 s
+    name, host, port = discover_etcd(etcd, e)
+    e.proc.kill()
+    e.proc.wait(timeout=30)
+    t0 = time.monotonic()
+    wait_for(lambda: etcd.get(f"{e.ns}/{name}") is None, 15, "the key to expire")
+    assert time.monotonic() - t0 < 4 + 1.5
