@@ -50,6 +50,7 @@ def make_certs(d):
 class EtcdServer:
     def __init__(self, root, tls=False):
         self.root = str(root)
+        os.makedirs(self.root, exist_ok=True)
         self.certs = make_certs(os.path.join(self.root, "certs")) if tls else None
         self.user = None  # "name:password" for etcdctl once auth is on
         self.port = free_port()
