@@ -15,6 +15,9 @@ export BUILD SPARKSHIM_BIN="$PWD/$BUILD/sparkshim" SPARKSHIM_STANDIN="$PWD/$BUIL
 /usr/bin/python3 bench/startup.py --runs "$RUNS" --out "$OUT"
 /usr/bin/python3 bench/health_busy.py --runs "$RUNS" --seconds "${HEALTH_SECONDS:-10}" --out "$OUT"
 /usr/bin/python3 bench/registration.py --runs "$RUNS" --out "$OUT"
+if [ -x /usr/bin/etcd ]; then
+	/usr/bin/python3 bench/registration.py --backend etcd --runs "$RUNS" --out "$OUT"
+fi
 # Real Spark 4 (SPARK4_HOME from .venv/spark-homes.env; skipped without it).
 # REAL_ROUNDS (default 5), REAL_WARMUP (default 1). Alone: bench/real_spark.py
 /usr/bin/python3 bench/real_spark.py --out "$OUT"

@@ -2,7 +2,8 @@
 # Include direction check: the source folders are layers, lowest first,
 #     base < jni < shim/registry < shim/ctl < launcher
 # and a folder may include headers only from its own folder or a folder
-# below it (generated proto headers, "x.pb-c.h", from shim/ctl and up).
+# below it (generated proto headers, "x.pb-c.h", from shim/ctl and up;
+# etcd's, "etcd_*.pb-c.h", from shim/registry and up).
 # Prints every violation as file:line: offending include, exits 1 if any.
 # Run from the repository root (make check-layers does).
 set -u
@@ -35,6 +36,13 @@ for dir in $LAYERS; do
 			line=${hit%%:*}
 			inc=${hit#*:}
 			case "$inc" in
+			etcd_*.pb-c.h)
+				# etcd's wire messages belong to the etcd discovery backend.
+				if [ "$own" -lt "$(rank shim/registry)" ]; then
+					echo "$f:$line: includes \"$inc\" (etcd's proto headers are for shim/registry and up)" >&2
+					status=1
+				fi
+				continue ;;
 			*.pb-c.h)
 				if [ "$own" -lt "$CTL_RANK" ]; then
 					echo "$f:$line: includes \"$inc\" (generated proto headers are for shim/ctl and up)" >&2

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const struct discovery_backend zk_backend; /* zk.c */
+extern const struct discovery_backend zk_backend;   /* zk.c */
+extern const struct discovery_backend etcd_backend; /* etcd.c */
 
 static const struct {
 	const char *class_name; /* Kyuubi's DiscoveryClient class */
@@ -15,7 +16,7 @@ static const struct {
 } backends[] = {
 	/* The first row is the default (kyuubi.ha.client.class unset or empty). */
 	{"org.apache.kyuubi.ha.client.zookeeper.ZookeeperDiscoveryClient", "ZooKeeper", &zk_backend},
-	{"org.apache.kyuubi.ha.client.etcd.EtcdDiscoveryClient", "etcd", NULL},
+	{"org.apache.kyuubi.ha.client.etcd.EtcdDiscoveryClient", "etcd", &etcd_backend},
 };
 
 const struct discovery_backend *discovery_backend_for_class(const char *key, const char *cls,

@@ -113,27 +113,33 @@ static void bad_conf_is_one_line(void **state)
 	assert_int_equal(registry_enabled(), 0);
 }
 
-/* kyuubi.ha.client.class: the etcd backend is refused with one clear line
- * (the launcher exits EXIT_USAGE), and nothing is left configured. */
-static void etcd_is_refused(void **state)
+/* kyuubi.ha.client.class selects the etcd backend; an unreachable etcd (a
+ * closed loopback port) fails the registration within the connection
+ * timeout with one line, and nothing is left behind. */
+static void etcd_unreachable_fails_in_time(void **state)
 {
 	(void)state;
-	char err[256] = "";
-	const char *kv[] = {"spark.kyuubi.ha.addresses=127.0.0.1:2379",
+	char addr[64], err[512] = "";
+	snprintf(addr, sizeof(addr), "spark.kyuubi.ha.addresses=http://127.0.0.1:%d", closed_port());
+	const char *kv[] = {addr,
 			    "spark.kyuubi.ha.client.class=org.apache.kyuubi.ha.client.etcd."
 			    "EtcdDiscoveryClient",
-			    NULL};
-	assert_int_equal(configure(kv, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "spark.kyuubi.ha.client.class="));
-	assert_non_null(strstr(err, "not supported yet"));
-	assert_null(strchr(err, '\n'));
-	assert_int_equal(registry_enabled(), 0);
-	const char *zk[] = {"spark.kyuubi.ha.addresses=127.0.0.1:1",
-			    "kyuubi.ha.client.class=org.apache.kyuubi.ha.client.zookeeper."
-			    "ZookeeperDiscoveryClient",
-			    NULL};
-	assert_int_equal(configure(zk, err, sizeof(err)), 0);
+			    "spark.kyuubi.ha.zookeeper.connection.timeout=400", NULL};
+	assert_int_equal(configure(kv, err, sizeof(err)), 0);
 	assert_int_equal(registry_enabled(), 1);
+	int64_t t0 = mono_ms();
+	assert_int_equal(registry_register(&EP, err, sizeof(err)), -1);
+	int64_t took = mono_ms() - t0;
+	assert_true(took >= 350);
+	assert_true(took < 5000);
+	assert_non_null(strstr(err, "could not register with etcd"));
+	assert_non_null(strstr(err, "400 ms"));
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(reg_state(), REG_FAILED);
+	assert_int_equal(registry_deregister(), 0);
+	struct shim_event ev;
+	assert_int_equal(events_pop(&ev), 0);
+	registry_close();
 }
 
 static void unreachable_ensemble_fails_in_time(void **state)
@@ -278,7 +284,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(register_before_configure, setup, teardown),
 		cmocka_unit_test_setup_teardown(disabled_is_a_no_op, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_conf_is_one_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(etcd_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(etcd_unreachable_fails_in_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(unreachable_ensemble_fails_in_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_endpoints, setup, teardown),
 		cmocka_unit_test_setup_teardown(close_is_idempotent, setup, teardown),

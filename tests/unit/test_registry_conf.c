@@ -240,19 +240,14 @@ static void error_addresses(void **state)
 	(void)state;
 	const char *kv[] = {"spark.kyuubi.ha.addresses=a:1,,b:2", NULL};
 	bad(kv, "kyuubi.ha.addresses=a:1,,b:2", "empty host");
-	const char *cls[] = {ADDR,
-			     "spark.kyuubi.ha.client.class=org.apache.kyuubi.ha.client.etcd."
-			     "EtcdDiscoveryClient",
-			     NULL};
-	bad(cls, "spark.kyuubi.ha.client.class=org.apache.kyuubi.ha.client.etcd", "ZooKeeper");
 }
 
 #define ZK_CLASS "org.apache.kyuubi.ha.client.zookeeper.ZookeeperDiscoveryClient"
 #define ETCD_CLASS "org.apache.kyuubi.ha.client.etcd.EtcdDiscoveryClient"
 
 /* kyuubi.ha.client.class picks the backend: ZooKeeper by default, by its
- * class name, or when empty; etcd is known but refused; anything else is
- * refused as before. */
+ * class name, or when empty; etcd by Kyuubi's EtcdDiscoveryClient; anything
+ * else is refused as before. */
 static void backend_by_class(void **state)
 {
 	(void)state;
@@ -279,13 +274,14 @@ static void backend_by_class(void **state)
 	settings_free(&rc);
 
 	const char *etcd[] = {ADDR, "spark.kyuubi.ha.client.class=" ETCD_CLASS, NULL};
-	bad(etcd, "spark.kyuubi.ha.client.class=" ETCD_CLASS ": etcd discovery is not supported yet",
-	    NULL);
-	err[0] = '\0';
-	assert_null(discovery_backend_for_class("kyuubi.ha.client.class", ETCD_CLASS, err,
-						sizeof(err)));
-	assert_non_null(strstr(err, "not supported yet"));
-	assert_null(strchr(err, '\n'));
+	ok(&rc, etcd);
+	assert_non_null(rc.rc.backend);
+	assert_string_equal(rc.rc.backend->name, "etcd");
+	settings_free(&rc);
+	const struct discovery_backend *eb =
+		discovery_backend_for_class("kyuubi.ha.client.class", ETCD_CLASS, err, sizeof(err));
+	assert_non_null(eb);
+	assert_ptr_not_equal(eb, zk);
 
 	const char *unknown[] = {ADDR, "kyuubi.ha.client.class=com.example.Discovery", NULL};
 	bad(unknown, "kyuubi.ha.client.class=com.example.Discovery: only ZooKeeper discovery is "
