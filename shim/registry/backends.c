@@ -1,13 +1,13 @@
 /* The discovery backends, by kyuubi.ha.client.class: the one table to
  * extend when a backend is added (discovery.h). A row without ops is a
  * Kyuubi backend known by name but not implemented here yet. */
-#include "shim/registry/discovery.h"
+#include "shim/registry/backends.h"
 
 #include <stdio.h>
 #include <string.h>
 
-extern const struct discovery_backend zk_backend;   /* zk.c */
-extern const struct discovery_backend etcd_backend; /* etcd.c */
+#include "shim/registry/etcd.h"
+#include "shim/registry/zk.h"
 
 static const struct {
 	const char *class_name; /* Kyuubi's DiscoveryClient class */

@@ -2,7 +2,7 @@
  * want-registered/stopping state, engine_info, events, the node's name) and
  * one discovery service (zk.c: ZooKeeper). A backend is a struct
  * discovery_backend; kyuubi.ha.client.class picks one from the table in
- * backends.c (discovery_backend_for_class).
+ * backends.c (backends.h: discovery_backend_for_class).
  *
  * Adding a backend (etcd): one file with its ops and its settings, one row
  * in backends.c, and its tests. See docs/registration.md, "Backends".
@@ -79,12 +79,6 @@ struct discovery_backend {
 	void (*close)(struct discovery_ctx *ctx, int remove_namespace);
 };
 
-/* The backend named by kyuubi.ha.client.class (`cls`, NULL or "" for the
- * default, ZooKeeper). NULL with a one-line error naming key=value (`key`:
- * the spelling that was set) for a known but unsupported or an unknown
- * class. */
-const struct discovery_backend *discovery_backend_for_class(const char *key, const char *cls,
-							    char *err, size_t errlen);
 
 /* ---- what a backend reports to the neutral part (registry.c) ---- */
 

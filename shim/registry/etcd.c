@@ -16,6 +16,8 @@
  *  - Only the registering thread and the monitor (never both at once)
  *    replace the channel (failover to the next endpoint); other threads
  *    borrow it with ch_users held. No thread holds C->mu on the network. */
+#include "shim/registry/etcd.h"
+
 #include "shim/registry/discovery.h"
 
 #include <inttypes.h>

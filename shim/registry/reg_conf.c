@@ -9,6 +9,7 @@
 
 #include "shim/registry/discovery.h"
 #include "shim/registry/znode_name.h"
+#include "shim/registry/backends.h"
 
 #ifndef SPARKSHIM_VERSION
 #define SPARKSHIM_VERSION "0.0.0"

@@ -2,6 +2,8 @@
  * spark.kyuubi.engine.submit.time and gives up on the engine after
  * kyuubi.session.engine.initialize.timeout, so an engine that starts later
  * than that would register for nobody. */
+#include "shim/registry/submit_time.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

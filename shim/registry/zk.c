@@ -15,6 +15,8 @@
  *  - Only the monitor (and zk_close, after joining it) closes a handle;
  *    other threads borrow the current one with zh_users held so it cannot
  *    be closed under them. */
+#include "shim/registry/zk.h"
+
 #include "shim/registry/discovery.h"
 
 #include <errno.h>

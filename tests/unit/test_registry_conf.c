@@ -16,6 +16,7 @@
 #include "shim/registry/discovery.h"
 #include "shim/registry/reg_conf.h"
 #include "shim/registry/zk_conf.h"
+#include "shim/registry/backends.h"
 
 #define ADDR "spark.kyuubi.ha.addresses=127.0.0.1:2181"
 
