@@ -196,6 +196,19 @@ static int op_app(JNIEnv *env, struct op *op)
 	return 0;
 }
 
+/* Element i of a Scala Seq through its apply(I); NULL (exception cleared)
+ * when it cannot be read. */
+static jobject seq_at(JNIEnv *env, jobject seq, jint i)
+{
+	jclass cls = (*env)->GetObjectClass(env, seq);
+	jmethodID apply = (*env)->GetMethodID(env, cls, "apply", "(I)Ljava/lang/Object;");
+	(*env)->DeleteLocalRef(env, cls);
+	jobject v = apply ? (*env)->CallObjectMethod(env, seq, apply, i) : NULL;
+	if (ju_take_exception(env, NULL, 0))
+		return NULL;
+	return v;
+}
+
 /* Spark 4.x: sessionManager().listActiveSessions(), a Seq of
  * SessionHolderInfo, each with its lastAccessTimeMs (touched by every RPC of
  * that session). 0 = read, -1 = no session manager (Spark 3.5). */
@@ -211,22 +224,15 @@ static int read_session_manager(JNIEnv *env, jobject svc, struct jvm_activity *a
 	jint n = -1;
 	if (rc < 0 || !list || ju_call_int(env, list, "length", "()I", &n, NULL, 0) < 0)
 		return 0; /* a manager we cannot read: both figures stay unknown */
-	jclass cls = (*env)->GetObjectClass(env, list);
-	jmethodID apply = (*env)->GetMethodID(env, cls, "apply", "(I)Ljava/lang/Object;");
 	int64_t latest = -1;
-	for (jint i = 0; apply && i < n; i++) {
-		jobject info = (*env)->CallObjectMethod(env, list, apply, i);
+	for (jint i = 0; i < n; i++) {
+		jobject info = seq_at(env, list, i);
 		jlong t = -1;
-		if (ju_take_exception(env, NULL, 0) || !info ||
-		    ju_call_long(env, info, "lastAccessTimeMs", "()J", &t) < 0)
+		if (!info || ju_call_long(env, info, "lastAccessTimeMs", "()J", &t) < 0)
 			return 0; /* unreadable entry: unknown this time (the op's frame frees refs) */
 		if (t > latest)
 			latest = t;
 		(*env)->DeleteLocalRef(env, info);
-	}
-	if (!apply) {
-		ju_take_exception(env, NULL, 0);
-		return 0;
 	}
 	a->open_sessions = n;
 	a->last_session_access_ms = latest;
@@ -265,16 +271,10 @@ static const char *const detached_mark[] = {
  * are still sending results; -1 unknown. */
 static int count_attached(JNIEnv *env, jobject seq, jint n)
 {
-	jclass cls = (*env)->GetObjectClass(env, seq);
-	jmethodID apply = (*env)->GetMethodID(env, cls, "apply", "(I)Ljava/lang/Object;");
-	if (!apply) {
-		ju_take_exception(env, NULL, 0);
-		return -1;
-	}
 	int attached = 0;
 	for (jint i = 0; i < n; i++) {
-		jobject info = (*env)->CallObjectMethod(env, seq, apply, i);
-		if (ju_take_exception(env, NULL, 0) || !info)
+		jobject info = seq_at(env, seq, i);
+		if (!info)
 			return -1;
 		jobject mark = NULL;
 		for (size_t k = 0; !mark && k < sizeof(detached_mark) / sizeof(detached_mark[0]); k++)
