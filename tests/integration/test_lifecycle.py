@@ -159,10 +159,10 @@ def test_oom_during_startup(engines):
 
 
 def test_oom_while_serving_exit_on_oom(engines):
-    e = engines(loopback_args(extra=["--conf", "spark.standin.serving.fault=oom",
-                                    "--conf", "spark.standin.serving.fault.after.ms=1000",
+    e = start_ready(engines, extra=["--conf", "spark.standin.serving.fault=oom",
+                                    "--conf", "spark.standin.serving.fault.after.ms=4000",
                                     "--driver-memory", "64m",
-                                     "--conf", "spark.driver.extraJavaOptions=-XX:+ExitOnOutOfMemoryError"]))
+                                    "--conf", "spark.driver.extraJavaOptions=-XX:+ExitOnOutOfMemoryError"])
     assert e.wait_exit(60) == EXIT_JVM_OOM
     assert "ran out of memory" in e.stderr()
     assert_gone(e)

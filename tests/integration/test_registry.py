@@ -302,8 +302,13 @@ def test_zookeeper_restart_keeps_session(zk, drivers):
     d = drivers(args_for(conf))
     _, path = registered(d)
     zk.restart(kill=True)
-    wait_for(lambda: "connected" in d.stderr().split("connection lost", 1)[-1], 20,
+    # First the engine notices the loss, only then can it reconnect: a
+    # "connected" from before the restart does not count.
+    wait_for(lambda: "connection lost" in d.stderr(), 20, "the engine to notice the restart")
+    wait_for(lambda: "connected" in d.stderr().split("connection lost", 1)[1], 20,
              "the engine to reconnect")
+    sessions = re.findall(r"ZooKeeper session (0x[0-9a-f]+) connected", d.stderr())
+    assert len(sessions) == 2 and sessions[0] == sessions[1], sessions
     assert nodes_with(zk.port, ns, f"refId={ref}") == [path.rsplit("/", 1)[1]]
     d.send("info")
     assert d.expect("INFO") == f"INFO REGISTERED {path}"
@@ -326,7 +331,7 @@ def test_zookeeper_back_without_our_session_recreates_node(zk, drivers):
     # Refused for its newer zxid, the old session never comes back: the
     # registry gives it up after a session timeout (as Curator does).
     err = d.stderr()
-    assert "giving the session up" in err or "session expired" in err
+    assert "giving the session up and starting a new one" in err
     assert "re-registered with a new ZooKeeper session" in err
     assert not any(s.startswith("EVENT reg-lost") for s in d.seen)
     del old
@@ -351,7 +356,9 @@ def test_zookeeper_gone_too_long_posts_lost(zk, drivers):
     t0 = time.monotonic()
     d.send("deregister")
     rc = d.expect("DEREGISTERED").split()[1]
-    assert rc in ("0", "-1")
+    # The session was given up before the budget ran out (1000 < 1500 ms), its
+    # node with it: nothing is left to delete, which is a success.
+    assert rc == "0"
     assert time.monotonic() - t0 < 4
     t0 = time.monotonic()
     d.send("close")
