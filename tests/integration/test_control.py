@@ -16,7 +16,7 @@ from ctl_helpers import (CTL_ERROR, CTL_OK, CTL_REJECTED, CTL_UNREACHABLE, CTL_U
                          OFFICIAL_HEALTH, OFFICIAL_HEALTH_DIR, ROOT, SVC_CONNECT, compile_protos,
                          ctl_engine, ctl_json, descriptor_set, require_ctl_binary, run_ctl,
                          wire_shape)
-from engine import loopback_args, no_process_left, port_open
+from engine import loopback_args, no_process_left, port_open, process_age_ms
 from exitcodes import EXIT_PORT_IN_USE, EXIT_USAGE
 
 CHECK = "/grpc.health.v1.Health/Check"
@@ -87,15 +87,6 @@ def test_watch_follows_drain_and_stop(engines, pb):
     assert "control Drain: deregistering, then draining" in err
     assert "draining: deregistered; stopping once no operation runs" in err
     assert no_process_left(e.pid)
-
-
-def process_age_ms(pid):
-    """How long ago pid started, from /proc (clock-tick precision)."""
-    with open("/proc/%d/stat" % pid) as f:
-        start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-    with open("/proc/uptime") as f:
-        now_s = float(f.read().split()[0])
-    return int((now_s - start_ticks / os.sysconf("SC_CLK_TCK")) * 1000)
 
 
 def test_status_json_matches_engine(engines):

@@ -8,7 +8,8 @@ import socket
 import threading
 import time
 
-from engine import config_call, loopback_args, no_process_left, port_open, wait_for
+from engine import (EventFollower, config_call, loopback_args, no_process_left, port_open,
+                    process_start_epoch_ms, wait_for)
 from sparkconnect_wire import Client
 
 from exitcodes import (EXIT_ALREADY_RUNNING, EXIT_JVM_CRASH, EXIT_JVM_OOM, EXIT_SPARK_DIED,
@@ -28,9 +29,11 @@ def start_ready(engines, extra=(), shim=(), **kw):
     return e
 
 
-def long_stream(port, responses=40, delay_ms=250):
-    """Run an ExecutePlan stream in a thread; returns (thread, result dict)."""
-    out = {"n": 0, "first": threading.Event()}
+def long_stream(port, responses=40, delay_ms=250, on_response=None):
+    """Run an ExecutePlan stream in a thread; returns (thread, result dict).
+    out["times"]: epoch ms at which each response arrived; on_response(n)
+    runs on the stream's thread after the n-th."""
+    out = {"n": 0, "first": threading.Event(), "times": []}
 
     def run():
         try:
@@ -39,6 +42,9 @@ def long_stream(port, responses=40, delay_ms=250):
                                     timeout=120)
                 for r in c.responses_of(call):
                     out["n"] += 1
+                    out["times"].append(time.time() * 1000)
+                    if on_response:
+                        on_response(out["n"])
                     out["complete"] = r.result_complete
                     out["first"].set()
         except Exception as ex:  # the test asserts on it
@@ -183,41 +189,99 @@ def test_idle_timeout_with_nanotime_activity_clock(engines):
         "--conf", "spark.standin.list.clock=nanos",
         "--conf", "spark.kyuubi.session.engine.idle.timeout=PT1.5S",
         "--conf", "spark.kyuubi.session.engine.check.interval=200"])
-    t, out = long_stream(e.connect_port, responses=15, delay_ms=200)
-    t.join(60)
-    assert "error" not in out and out["complete"], out
-    assert e.wait_exit(30) == 0
-    assert "stopping: idle" in e.stderr()
+    assert_idle_stop_only_after_stream(e, responses=15, idle_ms=1500, interval_ms=200)
+
+
+# Slack for a loaded 2-core machine: the idle/max-lifetime stop may come
+# this much after "value + one check interval" (the final activity query, a
+# JNI call, runs in between), and clocks are read in whole milliseconds.
+LATE_MS = 1000
+EARLY_MS = 20
+
+
+def stop_transition(events):
+    """The one transition to STOPPING, after checking nothing else (no
+    DRAINING, no second stop) happened: STARTING -> READY -> STOPPING."""
+    tos = [x["to"] for x in events]
+    # STOPPED happens after the control server ended the stream, if at all
+    assert tos[:3] == ["STARTING", "READY", "STOPPING"] and tos[3:] in ([], ["STOPPED"]), events
+    return events[2]
 
 
 def test_idle_timeout_fires(engines):
     e = start_ready(engines, extra=[
         "--conf", "spark.kyuubi.session.engine.idle.timeout=PT2S",
         "--conf", "spark.kyuubi.session.engine.check.interval=200"])
+    ev = EventFollower(e)
     assert e.wait_exit(30) == 0
-    assert re.search(r"stopping: idle for \d+ ms \(idle timeout 2000 ms\)", e.stderr())
+    m = re.search(r"stopping: idle for (\d+) ms \(idle timeout 2000 ms\)", e.stderr())
+    assert m, e.stderr()[-2000:]
+    # idle is measured from READY (nothing ran): no earlier than the timeout,
+    # no later than the timeout plus one check interval.
+    assert 2000 <= int(m.group(1)) <= 2000 + 200 + LATE_MS, m.group(0)
+    tr = ev.transitions()
+    stopping, ready = stop_transition(tr), tr[1]
+    waited = stopping["time_ms"] - ready["time_ms"]
+    assert 2000 - EARLY_MS <= waited <= 2000 + 200 + LATE_MS, (waited, tr)
+    assert "idle" in stopping["reason"]
     assert_gone(e)
+
+
+def assert_idle_stop_only_after_stream(e, responses, idle_ms, interval_ms):
+    """A stream that runs for several idle timeouts: the engine must not
+    begin a stop while it runs (a graceful stop would let it finish, so
+    the stream's success alone proves nothing), and then stops by
+    idleness. Checked three ways: the log while the stream still runs,
+    the lifecycle events, and the time of STOPPING."""
+    ev = EventFollower(e)
+    seen = {}
+
+    def on_response(n):
+        # the second-to-last response: the operation still runs (the last
+        # one is sent delay_ms later), so no stop may have begun yet
+        if n == responses - 1:
+            seen["log"] = e.stderr()
+    t, out = long_stream(e.connect_port, responses=responses, delay_ms=200,
+                         on_response=on_response)
+    t.join(60)
+    assert "error" not in out, out
+    assert out["n"] >= responses and out["complete"], out
+    assert "stopping:" not in seen["log"] and "draining" not in seen["log"], seen["log"][-2000:]
+    # The engine stops only after the stream ended, by idleness.
+    assert e.wait_exit(30) == 0
+    assert "stopping: idle" in e.stderr()
+    stopping = stop_transition(ev.transitions())
+    assert "idle" in stopping["reason"]
+    still_running = out["times"][-2]  # the server sent the last one after this
+    assert stopping["time_ms"] >= still_running, (stopping, out["times"][-3:])
+    # and no later than an idle timeout after the end, plus one check interval
+    assert stopping["time_ms"] <= out["times"][-1] + idle_ms + interval_ms + LATE_MS, (
+        stopping, out["times"][-1])
 
 
 def test_idle_timeout_not_during_long_stream(engines):
     e = start_ready(engines, extra=[
         "--conf", "spark.kyuubi.session.engine.idle.timeout=PT1.5S",
         "--conf", "spark.kyuubi.session.engine.check.interval=200"])
-    t, out = long_stream(e.connect_port, responses=25, delay_ms=200)  # ~5 s > 3x idle timeout
-    t.join(60)
-    assert "error" not in out, out
-    assert out["n"] >= 25 and out["complete"], out
-    # The engine stops only after the stream ended, by idleness.
-    assert e.wait_exit(30) == 0
-    assert "stopping: idle" in e.stderr()
+    # ~5 s > 3x idle timeout
+    assert_idle_stop_only_after_stream(e, responses=25, idle_ms=1500, interval_ms=200)
 
 
 def test_max_lifetime(engines):
     e = start_ready(engines, extra=[
         "--conf", "spark.kyuubi.session.engine.spark.max.lifetime=PT8S",
         "--conf", "spark.kyuubi.session.engine.check.interval=200"])
+    started = process_start_epoch_ms(e.pid)  # the kernel's record, not the engine's
+    ev = EventFollower(e)
     assert e.wait_exit(30) == 0
     assert "max lifetime reached" in e.stderr()
+    stopping = stop_transition(ev.transitions())
+    assert "max lifetime" in stopping["reason"]
+    # max lifetime counts from the engine's start: no earlier than 8 s, no
+    # later than 8 s plus one check interval (the process start clock has
+    # 10 ms ticks)
+    lived = stopping["time_ms"] - started
+    assert 8000 - EARLY_MS - 10 <= lived <= 8000 + 200 + LATE_MS, lived
 
 
 def test_pid_file_refuses_second_instance(engines, tmp_path):
