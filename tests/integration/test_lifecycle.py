@@ -8,10 +8,13 @@ import socket
 import threading
 import time
 
+import pytest
+
 from engine import (EventFollower, config_call, loopback_args, no_process_left, port_open,
                     process_start_epoch_ms, wait_for)
 from sparkconnect_wire import Client
 
+from ctl_helpers import CTL_NOT_SERVING, CTL_OK, SVC_CONNECT, run_ctl
 from exitcodes import (EXIT_ALREADY_RUNNING, EXIT_JVM_CRASH, EXIT_JVM_OOM, EXIT_SPARK_DIED,
                        forced_by)
 
@@ -29,30 +32,53 @@ def start_ready(engines, extra=(), shim=(), **kw):
     return e
 
 
-def long_stream(port, responses=40, delay_ms=250, on_response=None):
+def long_stream(port, responses=40, delay_ms=250, on_response=None, reattachable=False):
     """Run an ExecutePlan stream in a thread; returns (thread, result dict).
     out["times"]: epoch ms at which each response arrived; on_response(n)
-    runs on the stream's thread after the n-th."""
+    runs on the stream's thread after the n-th. reattachable: as PySpark and
+    the Scala client do by default: the execution stays listed after its
+    call ends; the client reattaches if the stream ends early and, after
+    ResultComplete, releases it (out["released"]: the echoed operation id)."""
     out = {"n": 0, "first": threading.Event(), "times": []}
 
     def run():
         try:
             with Client("127.0.0.1:%d" % port) as c:
-                _, call = c.execute(responses=responses, size=16, delay_ms=delay_ms,
-                                    timeout=120)
-                for r in c.responses_of(call):
-                    out["n"] += 1
-                    out["times"].append(time.time() * 1000)
-                    if on_response:
-                        on_response(out["n"])
-                    out["complete"] = r.result_complete
-                    out["first"].set()
+                op, call = c.execute(responses=responses, size=16, delay_ms=delay_ms,
+                                     timeout=120, reattachable=reattachable)
+                last_id = None
+                while True:
+                    for r in c.responses_of(call):
+                        out["n"] += 1
+                        out["times"].append(time.time() * 1000)
+                        last_id = r.response_id
+                        if on_response:
+                            on_response(out["n"])
+                        out["complete"] = r.result_complete
+                        out["first"].set()
+                    if not reattachable or out.get("complete"):
+                        break
+                    out["reattached"] = out.get("reattached", 0) + 1
+                    call = c.reattach(op, last_id, timeout=120)
+                if reattachable:
+                    out["released"] = c.release_execute(op, timeout=30)
+                    out["op"] = op
         except Exception as ex:  # the test asserts on it
             out["error"] = ex
         out["first"].set()
     t = threading.Thread(target=run, daemon=True)
     t.start()
     return t, out
+
+
+def check_stream(out, responses, reattachable):
+    assert "error" not in out, out
+    assert out["n"] >= responses and out["complete"], out  # every response + ResultComplete
+    if reattachable:
+        assert out["released"] == out["op"], out  # ReleaseExecute answered, not refused
+
+
+REATTACH = pytest.mark.parametrize("reattachable", [False, True], ids=["plain", "reattachable"])
 
 
 def test_sigterm_idle_engine(engines):
@@ -66,14 +92,14 @@ def test_sigterm_idle_engine(engines):
     print("SIGTERM->exit on an idle engine: %.3f s" % elapsed)
 
 
-def test_sigterm_lets_running_operation_finish(engines):
+@REATTACH
+def test_sigterm_lets_running_operation_finish(engines, reattachable):
     e = start_ready(engines)
-    t, out = long_stream(e.connect_port, responses=8, delay_ms=250)
+    t, out = long_stream(e.connect_port, responses=8, delay_ms=250, reattachable=reattachable)
     assert out["first"].wait(30) and "error" not in out, out
     assert e.stop(signal.SIGTERM, 30) == 0
     t.join(30)
-    assert "error" not in out, out
-    assert out["n"] >= 8 and out["complete"], out  # every response + ResultComplete
+    check_stream(out, 8, reattachable)
 
 
 def test_double_sigterm_forces(engines):
@@ -227,7 +253,7 @@ def test_idle_timeout_fires(engines):
     assert_gone(e)
 
 
-def assert_idle_stop_only_after_stream(e, responses, idle_ms, interval_ms):
+def assert_idle_stop_only_after_stream(e, responses, idle_ms, interval_ms, reattachable=False):
     """A stream that runs for several idle timeouts: the engine must not
     begin a stop while it runs (a graceful stop would let it finish, so
     the stream's success alone proves nothing), and then stops by
@@ -242,10 +268,9 @@ def assert_idle_stop_only_after_stream(e, responses, idle_ms, interval_ms):
         if n == responses - 1:
             seen["log"] = e.stderr()
     t, out = long_stream(e.connect_port, responses=responses, delay_ms=200,
-                         on_response=on_response)
+                         on_response=on_response, reattachable=reattachable)
     t.join(60)
-    assert "error" not in out, out
-    assert out["n"] >= responses and out["complete"], out
+    check_stream(out, responses, reattachable)
     assert "stopping:" not in seen["log"] and "draining" not in seen["log"], seen["log"][-2000:]
     # The engine stops only after the stream ended, by idleness.
     assert e.wait_exit(30) == 0
@@ -259,12 +284,56 @@ def assert_idle_stop_only_after_stream(e, responses, idle_ms, interval_ms):
         stopping, out["times"][-1])
 
 
-def test_idle_timeout_not_during_long_stream(engines):
+@REATTACH
+def test_idle_timeout_not_during_long_stream(engines, reattachable):
     e = start_ready(engines, extra=[
         "--conf", "spark.kyuubi.session.engine.idle.timeout=PT1.5S",
         "--conf", "spark.kyuubi.session.engine.check.interval=200"])
     # ~5 s > 3x idle timeout
-    assert_idle_stop_only_after_stream(e, responses=25, idle_ms=1500, interval_ms=200)
+    assert_idle_stop_only_after_stream(e, responses=25, idle_ms=1500, interval_ms=200,
+                                       reattachable=reattachable)
+
+
+@REATTACH
+def test_drain_with_running_operation(engines, reattachable):
+    """Drain while an operation runs: the engine leaves the gateway at once
+    (health NOT_SERVING, state DRAINING: new work is refused), the
+    operation completes with all its responses, and only then does the
+    engine stop, by itself, cleanly."""
+    e = start_ready(engines)
+    ev = EventFollower(e)
+    seen = {}
+    responses = 15
+
+    def on_response(n):
+        if n == responses - 1:  # the operation still runs (the last one comes 200 ms later)
+            seen["log"] = e.stderr()
+            seen["state"] = e.state()["state"]
+    t, out = long_stream(e.connect_port, responses=responses, delay_ms=200,
+                         on_response=on_response, reattachable=reattachable)
+    assert out["first"].wait(30) and "error" not in out, out
+    drained = run_ctl("--address", e.control_address, "drain", "--reason", "test")
+    assert drained.returncode == CTL_OK, drained.stderr
+    assert "drain requested (engine was READY)" in drained.stdout
+    wait_for(lambda: (e.state() or {}).get("state") == "DRAINING", 10, "DRAINING")
+    # the gateway-facing answer: not serving (new work refused); the control
+    # server itself still answers
+    health = run_ctl("--address", e.control_address, "health", SVC_CONNECT)
+    assert health.returncode == CTL_NOT_SERVING, (health.stdout, health.stderr)
+    again = run_ctl("--address", e.control_address, "drain")
+    assert again.returncode == CTL_OK, again.stderr  # draining again: no second event
+    t.join(60)
+    check_stream(out, responses, reattachable)
+    assert "stopping:" not in seen["log"], seen["log"][-2000:]
+    assert seen["state"] == "DRAINING"
+    assert e.wait_exit(30) == 0
+    assert "stopping: drained: no operation running" in e.stderr()
+    tr = ev.transitions()
+    tos = [x["to"] for x in tr]
+    assert tos[:4] == ["STARTING", "READY", "DRAINING", "STOPPING"] and tos[4:] in ([], ["STOPPED"]), tr
+    # the stop began after the operation ended
+    assert tr[3]["time_ms"] >= out["times"][-2], (tr[3], out["times"][-3:])
+    assert_gone(e)
 
 
 def test_max_lifetime(engines):
