@@ -93,8 +93,8 @@ $(STANDIN)/.built: $(STANDIN_SRCS)
 
 integration: $(BUILD)/sparkshim standin tools
 	SPARKSHIM_BIN=$(abspath $(BUILD)/sparkshim) SPARKSHIM_STANDIN=$(abspath $(STANDIN)) \
-	SPARKSHIM_TOOLS=$(abspath $(BUILD)/tools) \
-	  $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	SPARKSHIM_TOOLS=$(abspath $(BUILD)/tools) SPARKSHIM_NO_SKIPS=1 \
+	  $(PYTHON) -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS)
 
 # CI's bounded fuzz smoke run (make fuzz runs longer).
 FUZZ_SMOKE_SECONDS ?= 10

@@ -36,6 +36,14 @@ def port_open(port, host="127.0.0.1"):
         return False
 
 
+def missing(why):
+    """A prerequisite that the build (make, make standin, make deps) must
+    provide is absent: fail loudly. A skip would turn a broken build into
+    a green run."""
+    import pytest
+    pytest.fail("prerequisite missing (the build must provide it): %s" % why, pytrace=False)
+
+
 def wait_for(cond, timeout, what, interval=0.05):
     """Poll cond() until truthy or timeout; returns its value or raises."""
     deadline = time.monotonic() + timeout

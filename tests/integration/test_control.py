@@ -16,7 +16,7 @@ from ctl_helpers import (CTL_ERROR, CTL_OK, CTL_REJECTED, CTL_UNREACHABLE, CTL_U
                          OFFICIAL_HEALTH, OFFICIAL_HEALTH_DIR, ROOT, SVC_CONNECT, compile_protos,
                          ctl_engine, ctl_json, descriptor_set, require_ctl_binary, run_ctl,
                          wire_shape)
-from engine import loopback_args, no_process_left, port_open, process_age_ms
+from engine import missing, loopback_args, no_process_left, port_open, process_age_ms
 from exitcodes import EXIT_PORT_IN_USE, EXIT_USAGE
 
 CHECK = "/grpc.health.v1.Health/Check"
@@ -35,7 +35,7 @@ def test_health_proto_is_wire_identical_to_the_public_one(tmp_path):
     """proto/health.proto was written from the field facts; compare it with
     the published grpc.health.v1 proto shipped by Debian's grpc-proto."""
     if not os.path.exists(os.path.join(OFFICIAL_HEALTH_DIR, OFFICIAL_HEALTH)):
-        pytest.skip("grpc-proto not installed")
+        missing("grpc-proto not installed (make deps)")
     ours = wire_shape(descriptor_set(tmp_path, os.path.join(ROOT, "proto"), "health.proto"))
     theirs = wire_shape(descriptor_set(tmp_path, OFFICIAL_HEALTH_DIR, OFFICIAL_HEALTH))
     assert ours == theirs

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from engine import (CONNECT_JARS, JDK_BIN, SHIM_BIN, STANDIN, STANDIN_35, config_call,
+from engine import (CONNECT_JARS, missing, JDK_BIN, SHIM_BIN, STANDIN, STANDIN_35, config_call,
                     free_port, loopback_args, no_process_left, port_open)
 
 from exitcodes import (EXIT_BAD_SPARK_HOME, EXIT_JVM_CREATE, EXIT_NO_JAVA, EXIT_PORT_IN_USE,
@@ -138,7 +138,7 @@ def test_usage_errors(engines, shim_bin):
 def test_bundled_standin_when_no_spark_home(engines):
     e = engines(loopback_args(), spark_home=None, binary=SHIM_BIN)
     if not os.path.isdir(os.path.join(os.path.dirname(SHIM_BIN), "spark-home")):
-        pytest.skip("binary has no bundled stand-in next to it")
+        missing("no bundled stand-in next to %s (make standin)" % SHIM_BIN)
     e.wait_ready()
     assert "using the bundled stand-in Spark home" in e.stderr()
     assert e.stop() == 0
@@ -146,7 +146,7 @@ def test_bundled_standin_when_no_spark_home(engines):
 
 def test_spark35_needs_connect_jar(engines):
     if not os.path.isdir(STANDIN_35):
-        pytest.skip("no 3.5 stand-in")
+        missing("no 3.5 stand-in at %s (make standin)" % STANDIN_35)
     e = engines(loopback_args(), spark_home=STANDIN_35)
     assert e.wait_exit(60) == EXIT_SPARK_START
     line = error_line(e)

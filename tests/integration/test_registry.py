@@ -20,7 +20,7 @@ import pytest
 
 from zkclient import (NOAUTH, PERM_ALL, PERM_READ, ZkClient, ZkError,
                       digest_id, nodes_with)
-from engine import wait_for
+from engine import missing, wait_for
 from exitcodes import EXIT_REGISTER, EXIT_USAGE
 from zkserver import free_port, zk  # noqa: F401  (fixture)
 
@@ -37,9 +37,10 @@ def driver_path():
 
 
 DRIVER = driver_path()
-pytestmark = pytest.mark.skipif(
-    not os.access(DRIVER, os.X_OK),
-    reason=f"{DRIVER} not built (make -f Makefile -f tests/tools/tools.mk tools)")
+@pytest.fixture(autouse=True)
+def _driver_built():
+    if not os.access(DRIVER, os.X_OK):
+        missing(f"{DRIVER} not built (make tools)")
 
 LOG_LINE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARN|ERROR) sparkshim: ")
 

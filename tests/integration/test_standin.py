@@ -21,6 +21,7 @@ import zipfile
 import grpc
 import pytest
 
+from engine import missing
 from sparkconnect_wire import Client
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,8 +35,10 @@ SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 STARTED_RE = re.compile(r"Spark Connect server started at: (\S+):(\d+)")
 START_TIMEOUT = 60.0
 
-if not os.path.isfile(os.path.join(HOME, "RELEASE")):
-    pytest.skip("stand-in home not built (make standin): %s" % HOME, allow_module_level=True)
+@pytest.fixture(autouse=True)
+def _home_built():
+    if not os.path.isfile(os.path.join(HOME, "RELEASE")):
+        missing("stand-in home not built (make standin): %s" % HOME)
 
 
 # ---------------------------------------------------------------------------------------
