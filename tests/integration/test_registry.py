@@ -6,6 +6,8 @@ looks: node name, data and ACL; deletion by the gateway; session expiry;
 ZooKeeper going away and coming back; digest ACLs; CONNECTION-level
 cleanup; bounded failures; the client's log in our format.
 """
+import base64
+import json
 import os
 import queue
 import re
@@ -20,7 +22,7 @@ import pytest
 
 from zkclient import (NOAUTH, PERM_ALL, PERM_READ, ZkClient, ZkError,
                       digest_id, nodes_with)
-from engine import missing, wait_for
+from engine import JDK_BIN, missing, wait_for
 from exitcodes import EXIT_REGISTER, EXIT_USAGE
 from zkserver import free_port, zk  # noqa: F401  (fixture)
 
@@ -160,10 +162,53 @@ def kyuubi_parse(name):
     return attrs
 
 
-def test_node_looks_like_kyuubi_engine(zk, drivers):
+# An ApplicationManagerInfo as Kyuubi's ApplicationManagerInfo.serialize
+# writes it (Jackson JSON, java.util.Base64.getEncoder): this one has a '/'
+# in its Base64 (the '?' of the URL), which a znode name cannot hold.
+APP_MGR = {"resourceManager": "http://rm:8088/?q=1",
+           "kubernetesInfo": {"context": None, "namespace": None}}
+APP_MGR_INFO = base64.b64encode(json.dumps(APP_MGR, separators=(",", ":")).encode()).decode()
+assert "/" in APP_MGR_INFO
+# The same JSON with '?' as \u003f: standard Base64 without '/'.
+APP_MGR_INFO_PUBLISHED = base64.b64encode(
+    json.dumps(APP_MGR, separators=(",", ":")).replace("?", "\\u003f").encode()).decode()
+
+KYUUBI_DECODE = """
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+public class KyuubiDecode {
+  public static void main(String[] a) throws Exception {
+    // ApplicationManagerInfo.deserialize: Base64.getDecoder, UTF-8, Jackson
+    String json = new String(Base64.getDecoder().decode(a[0].getBytes()), StandardCharsets.UTF_8);
+    System.out.println(new ObjectMapper().readTree(json).toString());
+  }
+}
+"""
+JACKSON = ["/usr/share/java/jackson-databind.jar", "/usr/share/java/jackson-core.jar",
+           "/usr/share/java/jackson-annotations.jar"]
+
+
+def kyuubi_decode_app_mgr_info(tmp_path, value):
+    """Decode a published appMgrInfo the way Kyuubi's gateway does, in Java
+    (java.util.Base64.getDecoder refuses '_' and '-'), and parse its JSON."""
+    for j in JACKSON:
+        if not os.path.exists(j):
+            missing(j + " (make deps: libjackson2-databind-java)")
+    src = tmp_path / "KyuubiDecode.java"
+    src.write_text(KYUUBI_DECODE)
+    cp = ":".join(JACKSON)
+    subprocess.run([os.path.join(JDK_BIN, "javac"), "-cp", cp, "-d", str(tmp_path), str(src)],
+                   check=True, capture_output=True, timeout=120)
+    r = subprocess.run([os.path.join(JDK_BIN, "java"), "-cp", cp + ":" + str(tmp_path),
+                        "KyuubiDecode", value], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_node_looks_like_kyuubi_engine(zk, drivers, tmp_path):
     ns, ref, conf = engine_conf(
-        zk, **{"spark.kyuubi.engine.appMgrInfo": "eyJyZXNvdXJjZU1hbmFnZXIiOm51bGx9/x=",
-               "spark.driver.memory": "2g"})
+        zk, **{"spark.kyuubi.engine.appMgrInfo": APP_MGR_INFO, "spark.driver.memory": "2g"})
     d = drivers(args_for(conf, 15002, "--app-id", "local-1700000000000",
                          "--ui-url", "http://127.0.0.1:4040", "--control", "127.0.0.1:7077"))
     assert d.expect("CONFIGURED") == "CONFIGURED 1"
@@ -176,7 +221,7 @@ def test_node_looks_like_kyuubi_engine(zk, drivers):
     name = names[0]
     assert path == f"{ns}/{name}"
     expected = (f"serverUri=127.0.0.1:15002;version={VERSION};"
-                "kyuubi.engine.appMgrInfo=eyJyZXNvdXJjZU1hbmFnZXIiOm51bGx9_x=;"
+                f"kyuubi.engine.appMgrInfo={APP_MGR_INFO_PUBLISHED};"
                 "spark.driver.memory=2g;spark.executor.memory=;"
                 "kyuubi.engine.id=local-1700000000000;kyuubi.engine.url=127.0.0.1:4040;"
                 f"sparkshim.control=127.0.0.1:7077;refId={ref};sequence=")
@@ -185,6 +230,8 @@ def test_node_looks_like_kyuubi_engine(zk, drivers):
     attrs = kyuubi_parse(name)
     assert attrs["serverUri"] == "127.0.0.1:15002" and attrs["refId"] == ref
     assert attrs["version"] == VERSION and attrs["kyuubi.engine.id"] == "local-1700000000000"
+    # The gateway reads appMgrInfo back with Kyuubi's own decoding.
+    assert kyuubi_decode_app_mgr_info(tmp_path, attrs["kyuubi.engine.appMgrInfo"]) == APP_MGR
 
     with ZkClient(zk.port) as c:
         data, stat = c.get(path)
