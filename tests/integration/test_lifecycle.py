@@ -32,7 +32,8 @@ def start_ready(engines, extra=(), shim=(), **kw):
     return e
 
 
-def long_stream(port, responses=40, delay_ms=250, on_response=None, reattachable=False):
+def long_stream(port, responses=40, delay_ms=250, on_response=None, reattachable=False,
+                before_release=None):
     """Run an ExecutePlan stream in a thread; returns (thread, result dict).
     out["times"]: epoch ms at which each response arrived; on_response(n)
     runs on the stream's thread after the n-th. reattachable: as PySpark and
@@ -61,6 +62,8 @@ def long_stream(port, responses=40, delay_ms=250, on_response=None, reattachable
                     out["reattached"] = out.get("reattached", 0) + 1
                     call = c.reattach(op, last_id, timeout=120)
                 if reattachable:
+                    if before_release:
+                        before_release()
                     out["released"] = c.release_execute(op, timeout=30)
                     out["op"] = op
         except Exception as ex:  # the test asserts on it
@@ -114,6 +117,24 @@ def test_sigterm_lets_running_operation_finish(engines, reattachable):
     assert e.stop(signal.SIGTERM, 30) == 0
     t.join(30)
     check_stream(out, 8, reattachable)
+
+
+def test_sigterm_waits_for_a_late_release(engines):
+    """A reattachable execution stays listed after its stream ends until the
+    client's ReleaseExecute. A client that releases only once the stopping
+    engine waits for it (after its result, as PySpark does from a thread)
+    must still be answered: Spark's connect server stops only after."""
+    e = start_ready(engines)
+    line = "none sending: waiting up to 1000 ms for the client's ReleaseExecute"
+
+    def before_release():
+        wait_for(lambda: line in e.stderr(), 30, "the engine waiting for the release")
+    t, out = long_stream(e.connect_port, responses=8, delay_ms=250, reattachable=True,
+                         before_release=before_release)
+    assert out["first"].wait(30) and "error" not in out, out
+    assert e.stop(signal.SIGTERM, 30) == 0
+    t.join(30)
+    check_stream(out, 8, True)
 
 
 def test_double_sigterm_forces(engines):
