@@ -17,7 +17,9 @@ CPPFLAGS += -D_GNU_SOURCE -DTHREADED -DSPARKSHIM_VERSION='"$(VERSION)"' \
             -I. -I$(BUILD)/proto -I$(JDK_HOME)/include -I$(JDK_HOME)/include/linux
 LDLIBS   += -lgrpc -lgpr -lprotobuf-c -lsystemd -lzookeeper_mt -lpthread -ldl -lm
 PYTEST_ARGS ?= tests/integration
-SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
+# Every sanitizer finding is fatal: UBSan only prints unless told not to recover.
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_ENV  := ASAN_OPTIONS=halt_on_error=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 PROTOS    := $(wildcard proto/*.proto)
 PROTO_C   := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
@@ -91,8 +93,8 @@ $(STANDIN)/.built: $(STANDIN_SRCS)
 
 integration: $(BUILD)/sparkshim standin tools
 	SPARKSHIM_BIN=$(abspath $(BUILD)/sparkshim) SPARKSHIM_STANDIN=$(abspath $(STANDIN)) \
-	SPARKSHIM_TOOLS=$(abspath $(BUILD)/tools) \
-	  $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	SPARKSHIM_TOOLS=$(abspath $(BUILD)/tools) SPARKSHIM_NO_SKIPS=1 \
+	  $(PYTHON) -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS)
 
 # CI's bounded fuzz smoke run (make fuzz runs longer).
 FUZZ_SMOKE_SECONDS ?= 10
@@ -108,7 +110,7 @@ test: check-layers
 	$(MAKE) all unit integration fuzz-smoke
 
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" unit
+	$(SAN_ENV) $(MAKE) BUILD=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" unit
 
 valgrind:
 	$(MAKE) VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=tests/valgrind.supp" unit
@@ -117,7 +119,7 @@ valgrind:
 # The services are compiled straight into each harness, instrumented.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIB     := shim/ctl/health_service.c shim/ctl/control_service.c shim/ctl/ctl_reply.c shim/ctl/event_log.c \
                 shim/ctl/ctl_addr.c base/lifecycle.c base/engine_info.c base/events.c \
                 base/log.c base/clock.c tests/fuzz/stubs.c
@@ -126,10 +128,10 @@ FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 	  mkdir -p $(BUILD)/fuzz/corpus-$$n; echo "== $$n ($(FUZZ_SECONDS) s)"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  $(SAN_ENV) $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
 	    $(BUILD)/fuzz/corpus-$$n tests/fuzz/seeds/$$n; done
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(PROTO_C) $(PROTO_H)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(PROTO_C) $(PROTO_H) Makefile
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(WARN) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB) $(PROTO_C) -lprotobuf-c -lpthread
 

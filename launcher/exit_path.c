@@ -86,8 +86,22 @@ int classify_exit(const struct jvm_end *end, char *msg, size_t len)
 			snprintf(msg, len, "Spark stopped on its own while serving");
 		return EXIT_SPARK_DIED;
 	}
-	/* Still starting. */
+	/* Still starting. A bind failure is the connect port's only when it
+	 * names no other service: Spark's web UI (4040 and up) fails with
+	 * "Service 'SparkUI' failed after N retries" and then System.exit(1). */
 	if (strstr(exc, "BindException") || strstr(exc, "Failed to bind")) {
+		const char *svc = strstr(exc, "Service '");
+		if (svc && strncmp(svc, "Service 'SparkUI'", 17) == 0) {
+			snprintf(msg, len,
+				 "Spark failed to start: its web UI could not bind a port (spark.ui.port, "
+				 "spark.port.maxRetries; or spark.ui.enabled=false): %s", exc);
+			return EXIT_SPARK_START;
+		}
+		if (svc && !strstr(svc, "SparkConnectService'")) {
+			snprintf(msg, len, "Spark failed to start: one of its services could not bind a port: %s",
+				 exc);
+			return EXIT_SPARK_START;
+		}
 		snprintf(msg, len, "Spark Connect could not bind its port: %s", exc);
 		return EXIT_PORT_IN_USE;
 	}

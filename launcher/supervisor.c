@@ -83,8 +83,11 @@ static int operations_running(struct engine *s, int64_t now)
 	if (s->stop.ops_fresh && e.active_operations == 0)
 		return 0;
 	if (s->stop.ops_fresh && e.attached_operations == 0) {
-		if (!s->stop.sent_since_ms)
+		if (!s->stop.sent_since_ms) {
 			s->stop.sent_since_ms = now;
+			log_info("%d operation(s) listed, none sending: waiting up to %d ms for the "
+				 "client's ReleaseExecute", e.active_operations, RELEASE_WAIT_MS);
+		}
 		if (now - s->stop.sent_since_ms >= RELEASE_WAIT_MS)
 			return 0;
 	} else {

@@ -40,6 +40,13 @@ int ctl_addr_parse(const char *s, struct ctl_addr *a, char *err, size_t errlen)
 		h = s + 1;
 		hl = (size_t)(rb - h);
 		colon = rb + 1;
+		/* Brackets hold an IPv6 literal: a colon, no second bracket
+		 * ("[[:1]:0" would format back as "[:1:0", "[unix]:0" as the
+		 * unix socket "unix:0"). */
+		if (memchr(h, '[', hl) || !memchr(h, ':', hl)) {
+			snprintf(err, errlen, "control address %s: expected [ipv6]:port", s);
+			return -1;
+		}
 	} else {
 		if (!colon || strchr(s, ':') != colon) {
 			snprintf(err, errlen, "control address %s: expected host:port, [ipv6]:port or unix:/path", s);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/log.h"
+#include "shim/registry/app_mgr_info.h"
 #include "shim/registry/discovery.h"
 #include "shim/registry/znode_name.h"
 #include "shim/registry/backends.h"
@@ -144,8 +146,18 @@ static int load_attributes(struct reg_config *rc, const struct conf *c, char *er
 			   size_t errlen)
 {
 	const char *app_mgr = kconf_get(c, "kyuubi.engine.appMgrInfo", NULL);
-	if (app_mgr && add_attr(rc, "kyuubi.engine.appMgrInfo", app_mgr) < 0)
-		goto oom;
+	if (app_mgr) {
+		/* Base64 the way Kyuubi decodes it, without a '/' (app_mgr_info.h). */
+		char *v = NULL, why[128];
+		if (app_mgr_info_for_znode(app_mgr, &v, why, sizeof(why)) < 0) {
+			log_warn("kyuubi.engine.appMgrInfo not published: %s", why);
+		} else {
+			int rc_add = add_attr(rc, "kyuubi.engine.appMgrInfo", v);
+			free(v);
+			if (rc_add < 0)
+				goto oom;
+		}
+	}
 
 	const char *used = "kyuubi.engine.spark.register.attributes";
 	const char *list = kconf_get(c, used, &used);

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from engine import SHIM_BIN, loopback_args
+from engine import SHIM_BIN, loopback_args, missing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OFFICIAL_HEALTH_DIR = "/usr/share/grpc-proto"
@@ -30,22 +30,23 @@ SVC_CONNECT = "spark.connect.SparkConnectService"
 
 
 def require_ctl_binary():
-    """Skip unless SPARKSHIM_BIN (or build/sparkshim) is a binary that has
-    the `ctl` subcommand: the early stub only printed 'sparkshim'."""
+    """Fail unless SPARKSHIM_BIN (or build/sparkshim) is a binary whose
+    `ctl` subcommand prints its help: a ctl that cannot is broken, not absent."""
     if not os.access(SHIM_BIN, os.X_OK):
-        pytest.skip("sparkshim binary not built (%s)" % SHIM_BIN)
+        missing("sparkshim binary not built (%s)" % SHIM_BIN)
     try:
         out = subprocess.run([SHIM_BIN, "ctl", "--help"], capture_output=True, text=True,
                              timeout=10)
     except OSError as ex:
-        pytest.skip("cannot run %s: %s" % (SHIM_BIN, ex))
+        pytest.fail("cannot run %s: %s" % (SHIM_BIN, ex), pytrace=False)
     if out.returncode != 0 or "usage: sparkshim ctl" not in out.stdout:
-        pytest.skip("%s has no 'ctl' subcommand yet" % SHIM_BIN)
+        pytest.fail("`%s ctl --help` exited %d without its usage:\n%s%s"
+                    % (SHIM_BIN, out.returncode, out.stdout, out.stderr), pytrace=False)
 
 
 def _need_protoc():
     if subprocess.run(["which", "protoc"], capture_output=True).returncode != 0:
-        pytest.skip("protoc not installed (Debian: protobuf-compiler)")
+        missing("protoc not installed (make deps: protobuf-compiler)")
 
 
 def compile_protos(out_dir):

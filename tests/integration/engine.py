@@ -36,6 +36,14 @@ def port_open(port, host="127.0.0.1"):
         return False
 
 
+def missing(why):
+    """A prerequisite that the build (make, make standin, make deps) must
+    provide is absent: fail loudly. A skip would turn a broken build into
+    a green run."""
+    import pytest
+    pytest.fail("prerequisite missing (the build must provide it): %s" % why, pytrace=False)
+
+
 def wait_for(cond, timeout, what, interval=0.05):
     """Poll cond() until truthy or timeout; returns its value or raises."""
     deadline = time.monotonic() + timeout
@@ -191,3 +199,46 @@ def no_process_left(pid):
             return f.read().split()[2] == "Z"
     except OSError:
         return True
+
+
+def process_age_ms(pid):
+    """How long ago pid started, from /proc (clock-tick precision)."""
+    with open("/proc/%d/stat" % pid) as f:
+        start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime") as f:
+        now_s = float(f.read().split()[0])
+    return int((now_s - start_ticks / os.sysconf("SC_CLK_TCK")) * 1000)
+
+
+def process_start_epoch_ms(pid):
+    """The epoch ms at which pid started (the kernel's record, not the engine's)."""
+    return int(time.time() * 1000) - process_age_ms(pid)
+
+
+class EventFollower:
+    """`sparkshim ctl --json events` following an engine's lifecycle (the
+    backlog from its start, then live) until the control server ends the
+    stream on the way out."""
+
+    def __init__(self, e):
+        self.path = os.path.join(str(e.tmp), "events.jsonl")
+        self._f = open(self.path, "wb")
+        self.proc = subprocess.Popen([SHIM_BIN, "ctl", "--address", e.control_address, "--json",
+                                      "events"], stdout=self._f, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL)
+
+    def events(self, timeout=30):
+        """Every event, once the stream ended (call after the engine exited)."""
+        try:
+            self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self._f.close()
+        with open(self.path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def transitions(self, timeout=30):
+        return [x for x in self.events(timeout) if x["kind"] == "TRANSITION"]
+

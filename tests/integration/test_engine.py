@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from engine import (CONNECT_JARS, JDK_BIN, SHIM_BIN, STANDIN, STANDIN_35, config_call,
+from engine import (CONNECT_JARS, missing, JDK_BIN, SHIM_BIN, STANDIN, STANDIN_35, config_call,
                     free_port, loopback_args, no_process_left, port_open)
 
 from exitcodes import (EXIT_BAD_SPARK_HOME, EXIT_JVM_CREATE, EXIT_NO_JAVA, EXIT_PORT_IN_USE,
@@ -138,7 +138,7 @@ def test_usage_errors(engines, shim_bin):
 def test_bundled_standin_when_no_spark_home(engines):
     e = engines(loopback_args(), spark_home=None, binary=SHIM_BIN)
     if not os.path.isdir(os.path.join(os.path.dirname(SHIM_BIN), "spark-home")):
-        pytest.skip("binary has no bundled stand-in next to it")
+        missing("no bundled stand-in next to %s (make standin)" % SHIM_BIN)
     e.wait_ready()
     assert "using the bundled stand-in Spark home" in e.stderr()
     assert e.stop() == 0
@@ -146,7 +146,7 @@ def test_bundled_standin_when_no_spark_home(engines):
 
 def test_spark35_needs_connect_jar(engines):
     if not os.path.isdir(STANDIN_35):
-        pytest.skip("no 3.5 stand-in")
+        missing("no 3.5 stand-in at %s (make standin)" % STANDIN_35)
     e = engines(loopback_args(), spark_home=STANDIN_35)
     assert e.wait_exit(60) == EXIT_SPARK_START
     line = error_line(e)
@@ -176,3 +176,51 @@ def test_gateway_launch_errors_carry_exception_line(engines):
     lines = [l for l in e.stderr().splitlines() if "Exception: " in l]
     assert any(l.startswith("sparkshim.EngineStartException: Spark failed to start")
                for l in lines), e.stderr()[-2000:]
+
+
+def held_port():
+    """A listening socket on 127.0.0.1 that the caller holds: a port in use."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    return s
+
+
+def ui_args(port):
+    # the web UI on (loopback_args turns it off; the later --conf wins), on a
+    # port that is in use, no retries
+    return ["--conf", "spark.ui.enabled=true", "--conf", "spark.ui.port=%d" % port,
+            "--conf", "spark.port.maxRetries=0"]
+
+
+def test_web_ui_port_clash_is_not_the_connect_port(engines):
+    """Spark's web UI cannot bind (4040 and up are often taken by other
+    engines on the host): Spark logs "Failed to bind SparkUI" and exits 1.
+    That is a start failure, not "Spark Connect could not bind its port"."""
+    with held_port() as s:
+        port = s.getsockname()[1]
+        e = engines(loopback_args(extra=ui_args(port)), env={"SPARK_LOCAL_IP": "127.0.0.1"})
+        assert e.wait_exit(60) == EXIT_SPARK_START, e.stderr()[-3000:]
+    err = e.stderr()
+    assert "ERROR SparkUI: Failed to bind SparkUI" in err
+    line = error_line(e)
+    assert "Spark failed to start: its web UI could not bind a port" in line, line
+    assert "Service 'SparkUI' failed after 0 retries (starting from %d)" % port in line, line
+    assert "Spark Connect could not bind" not in err
+    assert no_process_left(e.pid)
+
+
+def test_web_ui_binds_like_spark(engines):
+    """With the UI on and a port for it, the engine serves and the UI port is
+    bound while it runs, released after."""
+    e = engines(loopback_args(extra=["--conf", "spark.ui.enabled=true",
+                                     "--conf", "spark.ui.port=0"]),
+                env={"SPARK_LOCAL_IP": "127.0.0.1"})
+    e.wait_ready()
+    m = re.search(r"Successfully started service 'SparkUI' on port (\d+)\.", e.stderr())
+    assert m, e.stderr()[-3000:]
+    ui = int(m.group(1))
+    assert "Bound SparkUI to 127.0.0.1, and started at http://" in e.stderr()
+    assert port_open(ui)
+    assert e.stop() == 0
+    assert not port_open(ui)

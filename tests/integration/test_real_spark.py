@@ -19,9 +19,9 @@ import uuid
 
 import pytest
 
-from engine import no_process_left, port_open, wait_for
-from realspark import (ClientProc, children, cmdline, ctl_status, jps_lines, real_spark,
-                       run_client, start_real)
+from engine import Engine, no_process_left, port_open, wait_for
+from realspark import (ClientProc, children, cmdline, ctl_status, engine_env, jps_lines,
+                       real_args, real_spark, run_client, start_real)
 from zkclient import ZkClient, nodes_with
 from zkserver import zk  # noqa: F401  (fixture)
 
@@ -418,3 +418,30 @@ def test_spark35_with_connect_jar(rs, own):
     assert e.stop(signal.SIGTERM, 60) == 0, e.stderr()[-3000:]
     assert "stopping: SIGTERM" in e.stderr()
     assert no_process_left(e.pid) and not port_open(port)
+
+
+def test_web_ui_port_clash_on_real_spark(rs_each, tmp_path):
+    """Real Spark's UI cannot bind: "Failed to bind SparkUI", System.exit(1).
+    The shim reports a start failure of the UI, not the connect port."""
+    import socket
+    from exitcodes import EXIT_SPARK_START
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        e = Engine(tmp_path, real_args(extra=["--conf", "spark.ui.enabled=true",
+                                              "--conf", "spark.ui.port=%d" % port,
+                                              "--conf", "spark.port.maxRetries=0"]),
+                   env=engine_env(rs_each), spark_home=rs_each["SPARK4_HOME"])
+        try:
+            rc = e.wait_exit(180)
+        finally:
+            e.kill()
+    err = e.stderr()
+    assert rc == EXIT_SPARK_START, err[-3000:]
+    assert "Failed to bind SparkUI" in err
+    line = [l for l in err.splitlines() if l.startswith("sparkshim: error: ")][-1]
+    assert "Spark failed to start: its web UI could not bind a port" in line, line
+    assert "Service 'SparkUI' failed after 0 retries" in line, line
+    assert no_process_left(e.pid)
+

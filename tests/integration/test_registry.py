@@ -6,6 +6,8 @@ looks: node name, data and ACL; deletion by the gateway; session expiry;
 ZooKeeper going away and coming back; digest ACLs; CONNECTION-level
 cleanup; bounded failures; the client's log in our format.
 """
+import base64
+import json
 import os
 import queue
 import re
@@ -20,7 +22,7 @@ import pytest
 
 from zkclient import (NOAUTH, PERM_ALL, PERM_READ, ZkClient, ZkError,
                       digest_id, nodes_with)
-from engine import wait_for
+from engine import JDK_BIN, missing, wait_for
 from exitcodes import EXIT_REGISTER, EXIT_USAGE
 from zkserver import free_port, zk  # noqa: F401  (fixture)
 
@@ -37,9 +39,10 @@ def driver_path():
 
 
 DRIVER = driver_path()
-pytestmark = pytest.mark.skipif(
-    not os.access(DRIVER, os.X_OK),
-    reason=f"{DRIVER} not built (make -f Makefile -f tests/tools/tools.mk tools)")
+@pytest.fixture(autouse=True)
+def _driver_built():
+    if not os.access(DRIVER, os.X_OK):
+        missing(f"{DRIVER} not built (make tools)")
 
 LOG_LINE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARN|ERROR) sparkshim: ")
 
@@ -159,10 +162,53 @@ def kyuubi_parse(name):
     return attrs
 
 
-def test_node_looks_like_kyuubi_engine(zk, drivers):
+# An ApplicationManagerInfo as Kyuubi's ApplicationManagerInfo.serialize
+# writes it (Jackson JSON, java.util.Base64.getEncoder): this one has a '/'
+# in its Base64 (the '?' of the URL), which a znode name cannot hold.
+APP_MGR = {"resourceManager": "http://rm:8088/?q=1",
+           "kubernetesInfo": {"context": None, "namespace": None}}
+APP_MGR_INFO = base64.b64encode(json.dumps(APP_MGR, separators=(",", ":")).encode()).decode()
+assert "/" in APP_MGR_INFO
+# The same JSON with '?' as \u003f: standard Base64 without '/'.
+APP_MGR_INFO_PUBLISHED = base64.b64encode(
+    json.dumps(APP_MGR, separators=(",", ":")).replace("?", "\\u003f").encode()).decode()
+
+KYUUBI_DECODE = """
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+public class KyuubiDecode {
+  public static void main(String[] a) throws Exception {
+    // ApplicationManagerInfo.deserialize: Base64.getDecoder, UTF-8, Jackson
+    String json = new String(Base64.getDecoder().decode(a[0].getBytes()), StandardCharsets.UTF_8);
+    System.out.println(new ObjectMapper().readTree(json).toString());
+  }
+}
+"""
+JACKSON = ["/usr/share/java/jackson-databind.jar", "/usr/share/java/jackson-core.jar",
+           "/usr/share/java/jackson-annotations.jar"]
+
+
+def kyuubi_decode_app_mgr_info(tmp_path, value):
+    """Decode a published appMgrInfo the way Kyuubi's gateway does, in Java
+    (java.util.Base64.getDecoder refuses '_' and '-'), and parse its JSON."""
+    for j in JACKSON:
+        if not os.path.exists(j):
+            missing(j + " (make deps: libjackson2-databind-java)")
+    src = tmp_path / "KyuubiDecode.java"
+    src.write_text(KYUUBI_DECODE)
+    cp = ":".join(JACKSON)
+    subprocess.run([os.path.join(JDK_BIN, "javac"), "-cp", cp, "-d", str(tmp_path), str(src)],
+                   check=True, capture_output=True, timeout=120)
+    r = subprocess.run([os.path.join(JDK_BIN, "java"), "-cp", cp + ":" + str(tmp_path),
+                        "KyuubiDecode", value], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_node_looks_like_kyuubi_engine(zk, drivers, tmp_path):
     ns, ref, conf = engine_conf(
-        zk, **{"spark.kyuubi.engine.appMgrInfo": "eyJyZXNvdXJjZU1hbmFnZXIiOm51bGx9/x=",
-               "spark.driver.memory": "2g"})
+        zk, **{"spark.kyuubi.engine.appMgrInfo": APP_MGR_INFO, "spark.driver.memory": "2g"})
     d = drivers(args_for(conf, 15002, "--app-id", "local-1700000000000",
                          "--ui-url", "http://127.0.0.1:4040", "--control", "127.0.0.1:7077"))
     assert d.expect("CONFIGURED") == "CONFIGURED 1"
@@ -175,7 +221,7 @@ def test_node_looks_like_kyuubi_engine(zk, drivers):
     name = names[0]
     assert path == f"{ns}/{name}"
     expected = (f"serverUri=127.0.0.1:15002;version={VERSION};"
-                "kyuubi.engine.appMgrInfo=eyJyZXNvdXJjZU1hbmFnZXIiOm51bGx9_x=;"
+                f"kyuubi.engine.appMgrInfo={APP_MGR_INFO_PUBLISHED};"
                 "spark.driver.memory=2g;spark.executor.memory=;"
                 "kyuubi.engine.id=local-1700000000000;kyuubi.engine.url=127.0.0.1:4040;"
                 f"sparkshim.control=127.0.0.1:7077;refId={ref};sequence=")
@@ -184,6 +230,8 @@ def test_node_looks_like_kyuubi_engine(zk, drivers):
     attrs = kyuubi_parse(name)
     assert attrs["serverUri"] == "127.0.0.1:15002" and attrs["refId"] == ref
     assert attrs["version"] == VERSION and attrs["kyuubi.engine.id"] == "local-1700000000000"
+    # The gateway reads appMgrInfo back with Kyuubi's own decoding.
+    assert kyuubi_decode_app_mgr_info(tmp_path, attrs["kyuubi.engine.appMgrInfo"]) == APP_MGR
 
     with ZkClient(zk.port) as c:
         data, stat = c.get(path)
@@ -302,8 +350,13 @@ def test_zookeeper_restart_keeps_session(zk, drivers):
     d = drivers(args_for(conf))
     _, path = registered(d)
     zk.restart(kill=True)
-    wait_for(lambda: "connected" in d.stderr().split("connection lost", 1)[-1], 20,
+    # First the engine notices the loss, only then can it reconnect: a
+    # "connected" from before the restart does not count.
+    wait_for(lambda: "connection lost" in d.stderr(), 20, "the engine to notice the restart")
+    wait_for(lambda: "connected" in d.stderr().split("connection lost", 1)[1], 20,
              "the engine to reconnect")
+    sessions = re.findall(r"ZooKeeper session (0x[0-9a-f]+) connected", d.stderr())
+    assert len(sessions) == 2 and sessions[0] == sessions[1], sessions
     assert nodes_with(zk.port, ns, f"refId={ref}") == [path.rsplit("/", 1)[1]]
     d.send("info")
     assert d.expect("INFO") == f"INFO REGISTERED {path}"
@@ -326,7 +379,7 @@ def test_zookeeper_back_without_our_session_recreates_node(zk, drivers):
     # Refused for its newer zxid, the old session never comes back: the
     # registry gives it up after a session timeout (as Curator does).
     err = d.stderr()
-    assert "giving the session up" in err or "session expired" in err
+    assert "giving the session up and starting a new one" in err
     assert "re-registered with a new ZooKeeper session" in err
     assert not any(s.startswith("EVENT reg-lost") for s in d.seen)
     del old
@@ -351,7 +404,9 @@ def test_zookeeper_gone_too_long_posts_lost(zk, drivers):
     t0 = time.monotonic()
     d.send("deregister")
     rc = d.expect("DEREGISTERED").split()[1]
-    assert rc in ("0", "-1")
+    # The session was given up before the budget ran out (1000 < 1500 ms), its
+    # node with it: nothing is left to delete, which is a success.
+    assert rc == "0"
     assert time.monotonic() - t0 < 4
     t0 = time.monotonic()
     d.send("close")

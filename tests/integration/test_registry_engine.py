@@ -4,7 +4,7 @@ as a replacement spark-submit), finds it in a real ZooKeeper by refId, talks
 Spark Connect to it, and stops it by deleting its znode.
 
 Needs the real binary (env SPARKSHIM_BIN, `--version` must work) and the
-stand-in Spark home (env SPARKSHIM_STANDIN); skipped otherwise. Everything
+stand-in Spark home (env SPARKSHIM_STANDIN); fails otherwise. Everything
 binds 127.0.0.1: ZooKeeper, the connect port (port 0), the control port.
 """
 import os
@@ -18,7 +18,7 @@ import grpc
 import pytest
 
 from zkclient import ZkClient, nodes_with
-from engine import wait_for
+from engine import missing, wait_for
 from exitcodes import EXIT_SPARK_START, EXIT_SUBMIT_EXPIRED
 from zkserver import zk  # noqa: F401  (fixture)
 
@@ -44,11 +44,12 @@ def _binary():
 
 BIN, WHY = _binary()
 STANDIN = os.environ.get("SPARKSHIM_STANDIN")
-pytestmark = [
-    pytest.mark.skipif(BIN is None, reason=WHY or "no binary"),
-    pytest.mark.skipif(not STANDIN or not os.path.isdir(os.path.join(STANDIN or "", "jars")),
-                       reason="SPARKSHIM_STANDIN is not a built stand-in Spark home"),
-]
+@pytest.fixture(autouse=True)
+def _prerequisites():
+    if BIN is None:
+        missing(WHY or "no binary")
+    if not STANDIN or not os.path.isdir(os.path.join(STANDIN or "", "jars")):
+        missing("SPARKSHIM_STANDIN is not a built stand-in Spark home")
 
 
 

@@ -21,6 +21,7 @@ import zipfile
 import grpc
 import pytest
 
+from engine import missing
 from sparkconnect_wire import Client
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,8 +35,10 @@ SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 STARTED_RE = re.compile(r"Spark Connect server started at: (\S+):(\d+)")
 START_TIMEOUT = 60.0
 
-if not os.path.isfile(os.path.join(HOME, "RELEASE")):
-    pytest.skip("stand-in home not built (make standin): %s" % HOME, allow_module_level=True)
+@pytest.fixture(autouse=True)
+def _home_built():
+    if not os.path.isfile(os.path.join(HOME, "RELEASE")):
+        missing("stand-in home not built (make standin): %s" % HOME)
 
 
 # ---------------------------------------------------------------------------------------
@@ -579,13 +582,41 @@ def test_serving_fault_exit(spawn):
 
 
 def test_serving_fault_exception_ends_main(spawn):
+    """As real SparkConnectServer.main: when the gRPC server terminates on its
+    own, main stops the service and the session in its finally and returns
+    normally; nothing is rethrown."""
     s = start_server(spawn, "--conf", "spark.standin.serving.fault=exception",
                      "--conf", "spark.standin.serving.fault.after.ms=300")
-    assert s.wait_exit() == 1
+    assert s.wait_exit() == 0
     log = s.log()
-    assert ('Exception in thread "main" java.lang.IllegalStateException: '
-            'standin: injected serving failure') in log
+    assert "standin: serving failure, terminating the gRPC server" in log
+    assert 'Exception in thread "main"' not in log
     assert "Successfully stopped SparkContext" in log
+
+
+def test_web_ui_binds_and_clashes_like_spark(spawn):
+    """The UI binds on SPARK_LOCAL_IP, spark.ui.port, with spark.port.maxRetries
+    retries; when it cannot: "Failed to bind SparkUI", the BindException, exit 1
+    (WebUI.bind's System.exit(1)), before any connect server starts."""
+    s = start_server(spawn, "--conf", "spark.ui.port=0")
+    m = re.search(r"Successfully started service 'SparkUI' on port (\d+)\.", s.log())
+    assert m, s.log()[-3000:]
+    ui = int(m.group(1))
+    with socket.create_connection(("127.0.0.1", ui), timeout=5) as c:
+        assert c.recv(64).startswith(b"HTTP/1.1 302")
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        p = spawn(submit_argv(HOME, *server_args("--conf", "spark.ui.port=%d" % port,
+                                                 "--conf", "spark.port.maxRetries=0")),
+                  name="clash")
+        assert p.wait_exit() == 1
+    log = p.log()
+    assert "ERROR SparkUI: Failed to bind SparkUI" in log
+    assert ("java.net.BindException: Failed to bind to /127.0.0.1:%d: Service 'SparkUI' failed "
+            "after 0 retries (starting from %d)!" % (port, port)) in log
+    assert "Spark Connect server started" not in log
 
 
 def test_wedge(spawn):
@@ -626,7 +657,8 @@ def test_35_with_jars(spawn):
                      "--conf", "spark.standin.bind.address=127.0.0.1", home=HOME35)
     log = s.log()
     assert "Running Spark version 3.5.3" in log
-    assert "Successfully started service" not in log
+    # 3.5 starts its connect server without startServiceOnPort (the UI still uses it)
+    assert "Successfully started service 'org.apache.spark.sql.connect.service.SparkConnectService'" not in log
     with client(s) as c:
         assert c.spark_version() == "3.5.3"
         assert c.server_side_session_id is None
@@ -683,6 +715,22 @@ public class Probe {
     SparkSession session = SparkSession.builder().getOrCreate();
     SparkContext sc = SparkContext.getOrCreate();
     if (args.length > 0 && args[0].equals("direct")) start.invoke(svc, sc);
+    if (args.length > 0 && args[0].equals("window")) {
+      // start on another thread; meanwhile ask localPort until it says something other
+      // than "no server yet" (bounded)
+      Thread t = new Thread(() -> {
+        try { start.invoke(svc, sc); } catch (Exception e) { p("START " + err(e)); }
+      });
+      t.start();
+      String during = null;
+      for (long end = System.nanoTime() + 30_000_000_000L; during == null && System.nanoTime() < end; ) {
+        try { during = "port " + localPort.invoke(svc); }
+        catch (Exception e) { if (!err(e).startsWith("java.lang.AssertionError")) during = err(e); }
+        Thread.onSpinWait();
+      }
+      p("PORT_DURING " + during);
+      t.join();
+    }
     p("CTX " + sc.applicationId() + " " + sc.version() + " " + sc.appName() + " "
         + sc.uiWebUrl().get() + " " + sc.sparkUser());
     try { sc.setLogLevel("bogus"); } catch (IllegalArgumentException e) { p("LOGLEVEL " + e.getMessage()); }
@@ -783,7 +831,8 @@ def test_jvm_api_40_plugin(spawn, probe_jar):
     assert pr.expect("STOP_BEFORE ").startswith("java.lang.IllegalStateException: ")
     ctx = pr.expect("CTX ").split()
     assert re.fullmatch(r"local-\d{13}", ctx[0])
-    assert ctx[1:] == ["4.0.1", "probe-app", "http://localhost:4040", "alice"]
+    assert ctx[1:3] == ["4.0.1", "probe-app"] and ctx[4] == "alice"
+    assert re.fullmatch(r"http://localhost:\d+", ctx[3]), ctx  # the port the UI bound
     assert pr.expect("LOGLEVEL ") == ("requirement failed: Supplied level bogus did not match "
                                       "one of: ALL,DEBUG,ERROR,FATAL,INFO,OFF,TRACE,WARN")
     port = int(pr.expect("PORT "))
@@ -828,6 +877,22 @@ def test_jvm_api_35_direct_start_with_jars(spawn, probe_jar):
     assert (kind, cls) == ("Left", "java.lang.Long")
     # spark.standin.list.clock=nanos: System.nanoTime() (CLOCK_MONOTONIC), like newer Spark 4.
     assert abs(int(value) - time.monotonic_ns()) < 600 * 10**9
+    pr.send("stop")
+    pr.expect("STOPPED")
+    pr.send("exit")
+    assert pr.proc.wait_exit() == 0
+
+
+def test_jvm_api_local_port_while_starting(spawn, probe_jar):
+    """As Spark: `server` is assigned before `server.start()`, so localPort
+    answers gRPC's IllegalStateException("Not started") in between (and the
+    AssertionError only before the server object exists)."""
+    pr = start_probe(spawn, probe_jar, HOME, "--conf", "spark.standin.bind.window.ms=1500",
+                     mode="window")
+    assert pr.expect("PORT_BEFORE ") == "java.lang.AssertionError: assertion failed"
+    assert pr.expect("PORT_DURING ") == "java.lang.IllegalStateException: Not started"
+    assert int(pr.expect("PORT ")) > 0
+    assert "standin: server created, starting it in 1500 ms" in pr.proc.log()
     pr.send("stop")
     pr.expect("STOPPED")
     pr.send("exit")

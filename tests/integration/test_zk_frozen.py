@@ -15,12 +15,15 @@ from contextlib import contextmanager
 
 import pytest
 
-from engine import SHIM_BIN, Engine, loopback_args, no_process_left, port_open, wait_for
+from engine import SHIM_BIN, Engine, missing, loopback_args, no_process_left, port_open, wait_for
 from exitcodes import EXIT_CLEAN, forced_by
 from zkclient import nodes_with
 from zkserver import zk  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.skipif(not os.path.exists(SHIM_BIN), reason="no sparkshim binary")
+@pytest.fixture(autouse=True)
+def _binary_built():
+    if not os.path.exists(SHIM_BIN):
+        missing("no sparkshim binary at %s" % SHIM_BIN)
 
 # How soon the loop must answer a signal while ZooKeeper hangs. A blocked
 # loop would take the connection timeout (30 s here) or the deregister

@@ -45,7 +45,7 @@ static void parse_invalid(void **state)
 	(void)state;
 	struct ctl_addr a;
 	const char *bad[] = {"",	 "127.0.0.1", "127.0.0.1:", ":15003", "host:port",
-			     "h:-1",	 "h:65536",   "::1:5",	    "[::1]5", "[::1",
+			     "h:-1",	 "h:65536",   "::1:5",	    "[::1]5", "[::1", "[[:1]:0", "[unix]:0",
 			     "unix:x.s", "h:1x",      NULL};
 	for (int i = 0; bad[i]; i++)
 		assert_int_equal(parse(bad[i], &a), -1);

@@ -181,6 +181,26 @@ static void test_classify_exit(void **st)
 			 EXIT_PORT_IN_USE);
 	assert_int_equal(classify(ST_STARTING, 0, 0, "java.io.IOException: Failed to bind to 0.0.0.0", m),
 			 EXIT_PORT_IN_USE);
+	/* Spark 4's connect service names itself: its port */
+	assert_int_equal(classify(ST_STARTING, 1, 255,
+				  "java.net.BindException: Failed to bind to address /127.0.0.1:15002: Service "
+				  "'org.apache.spark.sql.connect.service.SparkConnectService' failed after 0 "
+				  "retries (starting from 15002)! Consider explicitly setting ...", m),
+			 EXIT_PORT_IN_USE);
+	assert_non_null(strstr(m, "Spark Connect could not bind its port"));
+	/* the web UI is not the connect port (WebUI.bind: "Failed to bind SparkUI", exit 1) */
+	assert_int_equal(classify(ST_STARTING, 1, 1,
+				  "java.net.BindException: Failed to bind to /0.0.0.0:4040: Service 'SparkUI' "
+				  "failed after 16 retries (starting from 4040)! Consider explicitly setting the "
+				  "appropriate port for the service 'SparkUI' (for example spark.ui.port for "
+				  "SparkUI) to an available port or increasing spark.port.maxRetries.", m),
+			 EXIT_SPARK_START);
+	assert_non_null(strstr(m, "Spark failed to start: its web UI could not bind a port"));
+	assert_int_equal(classify(ST_STARTING, 1, 1,
+				  "java.net.BindException: Failed to bind to /0.0.0.0:7078: Service "
+				  "'sparkDriver' failed after 16 retries (starting from 7078)! ...", m),
+			 EXIT_SPARK_START);
+	assert_non_null(strstr(m, "one of its services could not bind a port"));
 	assert_int_equal(classify(ST_STARTING, 1, 101, "", m), EXIT_SPARK_START);
 	assert_non_null(strstr(m, "could not load the main class (exit 101); Spark 3.5 needs the connect jar"));
 	assert_int_equal(classify(ST_STARTING, 0, 0,

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shim/registry/app_mgr_info.h"
 #include "shim/registry/discovery.h"
 #include "shim/registry/reg_conf.h"
 #include "shim/registry/zk_conf.h"
@@ -424,12 +425,53 @@ static void kconf_lookup(void **state)
 	conf_free(&c);
 }
 
+/* kyuubi.engine.appMgrInfo: Kyuubi's Base64.getDecoder must accept what is
+ * published (no '_' or '-'), and a znode name cannot hold '/'. Expected
+ * values: Python's base64.b64encode of json.dumps(..., ensure_ascii=True)
+ * with '?' as \u003f, i.e. the same JSON for Jackson. */
+static void app_mgr_info_value(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		/* no '/': exactly as the gateway gave it */
+		{"eyJ9", "eyJ9"},
+		{"eyJyZXNvdXJjZU1hbmFnZXIiOiLDqeKCrPCfmIAifQ==", "eyJyZXNvdXJjZU1hbmFnZXIiOiLDqeKCrPCfmIAifQ=="},
+		/* {"resourceManager":"http://rm:8088/?q=1","kubernetesInfo":{...null}} */
+		{"eyJyZXNvdXJjZU1hbmFnZXIiOiJodHRwOi8vcm06ODA4OC8/cT0xIiwia3ViZXJuZXRlc0luZm8iOnsiY29udGV4dCI6bnVsbCwibmFtZXNwYWNlIjpudWxsfX0=",
+		 "eyJyZXNvdXJjZU1hbmFnZXIiOiJodHRwOi8vcm06ODA4OC9cdTAwM2ZxPTEiLCJrdWJlcm5ldGVzSW5mbyI6eyJjb250ZXh0IjpudWxsLCJuYW1lc3BhY2UiOm51bGx9fQ=="},
+		/* non-ASCII (2, 3 and 4 UTF-8 bytes) and '?' */
+		{"eyJyZXNvdXJjZU1hbmFnZXIiOiLDqeKCrPCfmIA/PyJ9",
+		 "eyJyZXNvdXJjZU1hbmFnZXIiOiJcdTAwZTlcdTIwYWNcdWQ4M2RcdWRlMDBcdTAwM2ZcdTAwM2YifQ=="},
+		/* unpadded, as Java's decoder also accepts */
+		{"eyJyZXNvdXJjZU1hbmFnZXIiOiLDqeKCrPCfmIA/In0",
+		 "eyJyZXNvdXJjZU1hbmFnZXIiOiJcdTAwZTlcdTIwYWNcdWQ4M2RcdWRlMDBcdTAwM2YifQ=="},
+	};
+	char err[128];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = NULL;
+		assert_int_equal(app_mgr_info_for_znode(cases[i].in, &out, err, sizeof(err)), 0);
+		assert_string_equal(out, cases[i].out);
+		assert_null(strchr(out, '/'));
+		free(out);
+	}
+	/* not Base64, or not UTF-8 inside: not published */
+	const char *bad[] = {"eyJyZXNvdXJjZU1hbmFnZXIiOm51bGx9/x=", "a/b_c", "/w==", "ab/", NULL};
+	for (int i = 0; bad[i]; i++) {
+		char *out = (char *)1;
+		assert_int_equal(app_mgr_info_for_znode(bad[i], &out, err, sizeof(err)), -1);
+		assert_null(out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(disabled_without_addresses),
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(engine_launch_conf),
+		cmocka_unit_test(app_mgr_info_value),
 		cmocka_unit_test(prefixed_key_wins_and_fallbacks),
 		cmocka_unit_test(digest_modes),
 		cmocka_unit_test(error_addresses),

@@ -9,6 +9,7 @@ import org.apache.spark.api.plugin.DriverPlugin;
 import org.apache.spark.api.plugin.PluginContext;
 import org.apache.spark.api.plugin.SparkPlugin;
 import org.apache.spark.internal.StandinLog;
+import org.apache.spark.ui.SparkUI;
 import org.apache.spark.util.Utils;
 import scala.Option;
 
@@ -22,7 +23,7 @@ public class SparkContext {
       Arrays.asList("ALL", "DEBUG", "ERROR", "FATAL", "INFO", "OFF", "TRACE", "WARN");
   private static final StandinLog LOG = StandinLog.get("SparkContext");
   private static final Object ACTIVE_LOCK = new Object();
-  private static SparkContext active;
+  private static volatile SparkContext active;
   private static boolean hookInstalled;
 
   private final SparkConf conf;
@@ -30,6 +31,8 @@ public class SparkContext {
   private final String applicationId;
   private final AtomicBoolean stopped = new AtomicBoolean(false);
   private final List<DriverPlugin> driverPlugins = new ArrayList<>();
+
+  private volatile SparkUI ui;
 
   public SparkContext() {
     this(new SparkConf());
@@ -65,6 +68,12 @@ public class SparkContext {
       conf.set("spark.app.id", applicationId);
       conf.setIfMissing("spark.app.startTime", Long.toString(startTime));
       conf.setIfMissing("spark.driver.host", Utils.localHostName());
+      if (conf.getBoolean("spark.ui.enabled", true)) {
+        // As Spark: the UI binds before the context's shutdown hook exists; when it cannot,
+        // WebUI.bind exits the JVM with 1.
+        ui = SparkUI.bind(conf);
+        ui.logBound(uiWebUrl().get());
+      }
       active = this;
       installShutdownHook();
     }
@@ -130,10 +139,9 @@ public class SparkContext {
     }
     hookInstalled = true;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      SparkContext sc;
-      synchronized (ACTIVE_LOCK) {
-        sc = active;
-      }
+      // No lock: a System.exit during the constructor (the UI's failed bind) runs this hook
+      // while getOrCreate holds ACTIVE_LOCK; Spark's own hook is not registered that early.
+      SparkContext sc = active;
       if (sc != null) {
         LOG.info("Invoking stop() from shutdown hook");
         try {
@@ -222,16 +230,17 @@ public class SparkContext {
     return conf;
   }
 
-  /** The UI address; the stand-in reports it but never binds a UI port. */
+  /** The UI address, with the port the UI bound (SparkUI). */
   public scala.Option<String> uiWebUrl() {
-    if (!conf.getBoolean("spark.ui.enabled", true)) {
+    SparkUI u = ui;
+    if (u == null) {
       return Option.empty();
     }
     String host = System.getenv("SPARK_PUBLIC_DNS");
     if (host == null || host.isEmpty()) {
       host = conf.get("spark.driver.host", Utils.localHostName());
     }
-    return Option.apply("http://" + host + ":" + conf.get("spark.ui.port", "4040"));
+    return Option.apply("http://" + host + ":" + u.boundPort());
   }
 
   public void setLogLevel(String logLevel) {
@@ -257,6 +266,10 @@ public class SparkContext {
       return;
     }
     LOG.info("SparkContext is stopping with exitCode " + exitCode + ".");
+    SparkUI u = ui;
+    if (u != null) {
+      u.stop();
+    }
     for (DriverPlugin p : driverPlugins) {
       try {
         p.shutdown();

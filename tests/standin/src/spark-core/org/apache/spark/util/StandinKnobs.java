@@ -21,6 +21,12 @@ public final class StandinKnobs {
   public static final String SERVING_FAULT_AFTER_MS = "spark.standin.serving.fault.after.ms";
   public static final String EXIT_CODE = "spark.standin.fault.exit.code";
   public static final String BIND_ADDRESS = "spark.standin.bind.address";
+  /**
+   * Sleep this long between assigning the gRPC server object and starting it: Spark assigns
+   * `server` before `server.start()`, so localPort then throws gRPC's
+   * IllegalStateException("Not started") rather than the AssertionError of "no server yet".
+   */
+  public static final String BIND_WINDOW_MS = "spark.standin.bind.window.ms";
   /** "nanos": listActiveExecutions' Left carries System.nanoTime() instead of epoch ms. */
   public static final String LIST_CLOCK = "spark.standin.list.clock";
 
@@ -48,6 +54,15 @@ public final class StandinKnobs {
     return v == null ? dflt : Long.parseLong(v);
   }
 
+  /** The BIND_WINDOW_MS pause, on the starting thread. */
+  public static void bindWindow(SparkConf conf) {
+    long ms = getLong(conf, BIND_WINDOW_MS, 0);
+    if (ms > 0) {
+      LOG.info("standin: server created, starting it in " + ms + " ms");
+      sleep(ms);
+    }
+  }
+
   /** Startup delay, then the startup fault if one is configured. Runs on the caller's thread. */
   public static void beforeBind(SparkConf conf) {
     long delay = getLong(conf, STARTUP_DELAY_MS, 0);
@@ -63,8 +78,9 @@ public final class StandinKnobs {
 
   /**
    * Arms the serving fault, if configured, on a daemon timer thread. The "exception" fault is
-   * handed to onException (the Connect service stops its server and SparkConnectServer's main
-   * rethrows it); the other faults act on the timer thread.
+   * handed to onException: the Connect service terminates its gRPC server, and
+   * SparkConnectServer's main then stops the service and the session and returns normally, as
+   * real Spark's does when its server terminates; the other faults act on the timer thread.
    */
   public static void afterBind(SparkConf conf, Consumer<RuntimeException> onException) {
     String fault = get(conf, SERVING_FAULT);

@@ -42,11 +42,9 @@ public final class SparkConnectServer$ {
         LOG.error("Error starting Spark Connect server", e);
         System.exit(-1);
       }
+      // As Spark: when the gRPC server terminates on its own, main stops the service and
+      // the session in the finally below and returns normally.
       svc.awaitTermination();
-      RuntimeException failure = svc.takeServingFailure();
-      if (failure != null) {
-        throw failure;
-      }
     } catch (InterruptedException e) {
       throw Utils.rethrow(e);
     } finally {

@@ -40,11 +40,14 @@ public final class SparkConnectService$ {
   private volatile ConnectSessions sessions;
   private volatile ConnectExecutions executions;
   private volatile WedgeableExecutor executor;
-  private volatile RuntimeException servingFailure;
 
   private SparkConnectService$() {}
 
-  /** The bound port; fails like Scala's assert when the server was never created. */
+  /**
+   * The bound port, as Spark's `server.getPort`: Scala's assert when no server was created yet,
+   * gRPC's IllegalStateException("Not started") while it is created but not started (or its
+   * bind failed), and after it terminated.
+   */
   public int localPort() {
     Server s = server;
     if (s == null) {
@@ -128,7 +131,6 @@ public final class SparkConnectService$ {
     stopped = false;
     StandinKnobs.afterBind(conf, e -> {
       LOG.error("standin: serving failure, terminating the gRPC server", e);
-      servingFailure = e;
       Server s = server;
       if (s != null) {
         s.shutdownNow();
@@ -168,9 +170,12 @@ public final class SparkConnectService$ {
         for (ServerInterceptor i : configuredInterceptors(conf)) {
           sb.intercept(i);
         }
+        // As Spark: `server = sb.build; server.start()`. Until start() returns, localPort
+        // throws gRPC's IllegalStateException("Not started"); so it does after a failed bind.
         Server s = sb.build();
-        s.start();
         server = s;
+        StandinKnobs.bindWindow(conf);
+        s.start();
         for (SocketAddress a : s.getListenSockets()) {
           if (a instanceof InetSocketAddress) {
             bindingAddress = (InetSocketAddress) a;
@@ -270,13 +275,6 @@ public final class SparkConnectService$ {
     if (s != null) {
       s.awaitTermination();
     }
-  }
-
-  /** The injected serving failure, if any (rethrown by SparkConnectServer's main). */
-  RuntimeException takeServingFailure() {
-    RuntimeException e = servingFailure;
-    servingFailure = null;
-    return e;
   }
 
   /** Addresses the server listens on (for the 3.5-style startup log line). */
