@@ -13,6 +13,8 @@ import uuid
 
 import pytest
 
+from kyuubi_app_mgr import (APP_MGR, APP_MGR_INFO, APP_MGR_INFO_PUBLISHED,
+                            kyuubi_decode_app_mgr_info)
 from engine import wait_for
 from etcdserver import etcd, etcd_tls  # noqa: F401  (fixtures)
 from test_registry import DRIVER, Driver, args_for, kyuubi_parse, registered
@@ -71,19 +73,21 @@ def children(etcd, ns):
     return out
 
 
-def test_key_layout_like_kyuubi(etcd, drivers):
+def test_key_layout_like_kyuubi(etcd, drivers, tmp_path):
     ns, ref, conf = etcd_conf(etcd, **{
-        "spark.kyuubi.engine.appMgrInfo": "eyJyZXNvdXJjZU1hbmFnZXIiOm51bGx9/x=",
+        "spark.kyuubi.engine.appMgrInfo": APP_MGR_INFO,
         "spark.driver.memory": "2g"})
     d = drivers(args_for(conf, 15002, "--app-id", "local-1700000000000",
                          "--control", "127.0.0.1:15003"))
     _, path = registered(d)
     expected = (f"serverUri=127.0.0.1:15002;version={VERSION};"
-                "kyuubi.engine.appMgrInfo=eyJyZXNvdXJjZU1hbmFnZXIiOm51bGx9_x=;"
+                f"kyuubi.engine.appMgrInfo={APP_MGR_INFO_PUBLISHED};"
                 "spark.driver.memory=2g;spark.executor.memory=;"
                 "kyuubi.engine.id=local-1700000000000;sparkshim.control=127.0.0.1:15003;"
                 f"refId={ref};sequence=0000000000")
     assert path == f"{ns}/{expected}"
+    # The gateway reads appMgrInfo back with Kyuubi's own decoding.
+    assert kyuubi_decode_app_mgr_info(tmp_path, APP_MGR_INFO_PUBLISHED) == APP_MGR
     assert d.expect("EVENT reg-registered") == f"EVENT reg-registered 0 {path}"
     # Byte for byte: the namespace key holds its own path, the engine key
     # holds host:port and is bound to a lease with the configured TTL.
