@@ -131,6 +131,11 @@ int main(int argc, char **argv)
 		cleanup_files();
 		return rc;
 	}
+	if (S.cli.print_launch) {
+		rc = print_launch_command(&S);
+		cleanup_files();
+		return rc;
+	}
 	engine_info_update(set_version, S.home.version);
 	log_info("sparkshim %s: Spark %s at %s, Java at %s", SPARKSHIM_VERSION, S.home.version,
 		 S.home.path, S.java.home);
