@@ -26,7 +26,8 @@ static const struct shim_opt {
 	{"--log-level", K_KEY, "sparkshim.log.level", "L       shim log level: debug, info, warn, error"},
 	{"--probe-interval", K_KEY, "sparkshim.probe.interval", "DUR  liveness probe period of the connect port (default 2s)"},
 	{"--no-launcher-cache", K_FLAG_OFF, "sparkshim.launcher.cache", "  run Spark's launcher JVM on every start (no cached driver command)"},
-	{"--cache-dir", K_KEY, "sparkshim.cache.dir", "DIR      launcher cache (default $XDG_CACHE_HOME/sparkshim, else ~/.cache/sparkshim)"},
+	{"--no-cds", K_FLAG_OFF, "sparkshim.cds", "             no class-data-sharing archive (none written, none used)"},
+	{"--cache-dir", K_KEY, "sparkshim.cache.dir", "DIR      launcher cache and class-data archives (default $XDG_CACHE_HOME/sparkshim, else ~/.cache/sparkshim)"},
 	{"--print-launch-command", K_PRINT_LAUNCH, NULL, " print the driver JVM command and the environment spark-env.sh sets, then exit"},
 };
 #define N_OPTS (sizeof(shim_opts) / sizeof(shim_opts[0]))

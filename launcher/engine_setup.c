@@ -18,6 +18,7 @@
 #include "base/exitcodes.h"
 #include "base/log.h"
 #include "base/clock.h"
+#include "jni/cds_archive.h"
 #include "jni/java_cmdline.h"
 #include "jni/jvm_host.h"
 #include "jni/launcher_cache.h"
@@ -25,6 +26,7 @@
 #include "jni/spark_launcher.h"
 #include "launcher/exit_path.h"
 #include "launcher/submit_args.h"
+#include "launcher/timeline.h"
 #include "shim/registry/registry.h"
 
 extern char **environ;
@@ -235,16 +237,24 @@ static int strvec_copy(struct strvec *dst, const struct strvec *src)
 /* Spark's launcher through the cache (launcher_cache.h): a hit needs no JVM;
  * a miss runs the launcher with the per-launch values as placeholders and
  * stores its result. Any cache problem only costs the launcher run. */
+static int cache_dir(const struct engine *s, char *dir, size_t len)
+{
+	if (s->settings.cache_dir[0]) {
+		snprintf(dir, len, "%s", s->settings.cache_dir);
+		return 0;
+	}
+	if (launcher_cache_default_dir(dir, len) == 0)
+		return 0;
+	log_debug("no cache directory (set XDG_CACHE_HOME, HOME or sparkshim.cache.dir)");
+	return -1;
+}
+
 static int launcher_cached(struct engine *s, struct launcher_result *lr, char *err,
 			   size_t errlen)
 {
 	char dir[PATH_MAX], conf_dir[PATH_MAX + 8], why[PATH_MAX + 256];
-	if (s->settings.cache_dir[0])
-		snprintf(dir, sizeof(dir), "%s", s->settings.cache_dir);
-	else if (launcher_cache_default_dir(dir, sizeof(dir)) < 0) {
-		log_debug("launcher cache: no cache directory (set XDG_CACHE_HOME, HOME or sparkshim.cache.dir)");
+	if (cache_dir(s, dir, sizeof(dir)) < 0)
 		return 1;
-	}
 	struct launch_params lp;
 	if (launch_params_split(s->submit_args.v, s->submit_args.n, &lp) < 0)
 		return 1;
@@ -292,6 +302,7 @@ static int launcher_cached(struct engine *s, struct launcher_result *lr, char *e
 	struct strvec raw;
 	int stored = 0;
 	if (strvec_copy(&raw, &lr->cmd) < 0 || launch_params_fill(&lp, &lr->cmd, &exact) < 0) {
+		strvec_free(&raw);
 		snprintf(err, errlen, "out of memory");
 		free(mat);
 		launch_params_free(&lp);
@@ -319,7 +330,7 @@ static int launcher_cached(struct engine *s, struct launcher_result *lr, char *e
 static int resolve_launch(struct engine *s, struct launcher_result *lr)
 {
 	char err[1024];
-	int64_t t0 = monotonic_ms();
+	int64_t t0 = monotonic_ms(), tl = timeline_now();
 	spark_launcher_prepare_env(s->home.path, s->java.home);
 	int rc = 1;
 	if (s->settings.launcher_cache)
@@ -333,6 +344,7 @@ static int resolve_launch(struct engine *s, struct launcher_result *lr)
 		return EXIT_BAD_SPARK_HOME;
 	}
 	log_debug("driver command resolved in %lld ms", (long long)(monotonic_ms() - t0));
+	timeline_phase("driver command (launcher or its cache)", tl);
 	if (has_arg(&lr->cmd, "--usage-error")) {
 		int urc = run_usage_error(&lr->cmd);
 		launcher_result_free(lr);
@@ -367,6 +379,47 @@ int print_launch_command(struct engine *s)
 	return 0;
 }
 
+/* The class-data archive of this start (cds_archive.h). */
+static struct cds_plan cds;
+
+static int64_t jvm_create_started;
+
+static void jvm_created(void)
+{
+	timeline_phase("JNI_CreateJavaVM", jvm_create_started);
+	cds_check_mapped(&cds);
+}
+
+void engine_cds_cancel(void)
+{
+	cds_dump_cancel(5000);
+}
+
+void engine_cds_ready(void)
+{
+	if (cds.mode == CDS_RECORD)
+		cds_dump_start(&cds);
+}
+
+static void plan_cds(struct engine *s, struct strvec *options)
+{
+	char dir[PATH_MAX];
+	memset(&cds, 0, sizeof(cds));
+	if (!s->settings.cds) {
+		log_debug("class-data archive: off (sparkshim.cds=false)");
+		return;
+	}
+	if (cache_dir(s, dir, sizeof(dir)) < 0)
+		return;
+	cds_plan_make(dir, s->java.home, s->java.libjvm, options, &cds);
+	if (cds.mode == CDS_OFF)
+		log_debug("class-data archive: none (%s)", cds.why);
+	else if (cds.mode == CDS_RECORD)
+		log_info("class-data archive: none yet for this JDK and class path; recording the classes Spark loads, dumped in the background once serving");
+	else
+		log_debug("class-data archive: using %s", cds.archive);
+}
+
 int start_engine_jvm(struct engine *s)
 {
 	char err[1024];
@@ -389,6 +442,7 @@ int start_engine_jvm(struct engine *s)
 	}
 	launcher_result_free(&lr);
 	import_env(&jc.env);
+	plan_cds(s, &jc.options);
 	log_debug("driver JVM: %zu options, main class %s, %zu args", jc.options.n, jc.main_class,
 		  jc.args.n);
 
@@ -406,6 +460,8 @@ int start_engine_jvm(struct engine *s)
 	l.on_exit = shim_hook_exit;
 	l.on_abort = shim_hook_abort;
 	l.on_oom_exit = shim_hook_oom;
+	l.on_created = jvm_created;
+	jvm_create_started = timeline_now();
 	int rc = jvm_host_start(&l, err, sizeof(err));
 	java_cmd_free(&jc);
 	if (rc < 0) {

@@ -19,7 +19,8 @@ import time
 
 import pytest
 
-from engine import JDK_BIN, SHIM_BIN, STANDIN, Engine, config_call, loopback_args
+from engine import (JDK_BIN, SHIM_BIN, STANDIN, Engine, config_call, loopback_args,
+                    no_process_left, wait_for)
 from realspark import real_spark
 
 JDK17 = os.path.dirname(JDK_BIN)
@@ -285,3 +286,163 @@ def test_engine_started_from_the_cache_carries_this_launch_values(engines, tmp_p
     resp = config_call(second.connect_port, keys=("spark.app.name",))
     assert b"second-app-r2" in resp and b"first-app" not in resp
     assert second.stop() == 0
+
+
+# ---- the class-data archive (cds_archive.h) ----
+
+def cds_files(cache):
+    if not os.path.isdir(cache):
+        return [], []
+    names = os.listdir(cache)
+    return ([n for n in names if n.startswith("cds-") and n.endswith(".jsa")],
+            [n for n in names if n.startswith("cds-") and n.endswith(".tmp")])
+
+
+def standin_empty_conf(tmp_path):
+    """A stand-in home whose conf/ is empty: JDK 17 archives no class path
+    with a non-empty directory on it."""
+    home = copy_standin(tmp_path)
+    conf = os.path.join(home, "conf")
+    for n in os.listdir(conf):
+        os.unlink(os.path.join(conf, n))
+    return home
+
+
+def cds_engine(engines, home, cache, name, extra_shim=()):
+    e = engines(loopback_args(shim=["--log-level", "debug", "--cache-dir", cache] +
+                              list(extra_shim)), spark_home=home, sub=name)
+    e.wait_ready(90)
+    return e
+
+
+RECORDING = "recording the classes Spark loads"
+
+
+def wait_dumped(e, timeout=240):
+    """The background dump (idle priority, so bounded generously) ends."""
+    wait_for(lambda: "class-data archive written" in e.stderr()
+             or "the dump failed" in e.stderr(), timeout, "the class-data archive dump")
+    assert "class-data archive written" in e.stderr(), e.stderr()[-3000:]
+
+
+def test_cds_archive_dumped_used_and_a_bad_one_rebuilt(engines, tmp_path):
+    home = standin_empty_conf(tmp_path)
+    cache = str(tmp_path / "cache")
+    os.makedirs(cache)
+    stale = os.path.join(cache, "cds-0000.jsa.999999999.tmp")  # a dead process's dump
+    write(stale, "x")
+    e = cds_engine(engines, home, cache, "dump")
+    assert RECORDING in e.stderr()
+    assert not os.path.exists(stale)
+    wait_dumped(e)
+    assert e.stop() == 0
+    archives, tmps = cds_files(cache)
+    assert len(archives) == 1 and not tmps, os.listdir(cache)
+    path = os.path.join(cache, archives[0])
+
+    e = cds_engine(engines, home, cache, "use")
+    assert "class-data archive in use" in e.stderr()
+    config_call(e.connect_port)
+    assert e.stop() == 0
+
+    # Corrupt in the middle: the JVM's checksums refuse it; the start goes
+    # on without it, the archive is deleted, the next start dumps again.
+    # (mtime kept: the shim's own size/mtime check would catch it first)
+    st = os.stat(path)
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as f:
+        f.seek(os.path.getsize(path) // 2)
+        f.write(b"\x55" * 64)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    e = cds_engine(engines, home, cache, "corrupt")
+    assert "was refused by the JVM" in e.stderr()
+    assert not os.path.exists(path)
+    assert e.stop() == 0
+    e = cds_engine(engines, home, cache, "redump")
+    assert RECORDING in e.stderr()
+    wait_dumped(e)
+    assert e.stop() == 0
+    assert len(cds_files(cache)[0]) == 1
+
+    # A class path that no longer matches (a jar changed): another key, so
+    # another archive; an archive whose jar changed under the same name is
+    # refused by the JVM's own class path check.
+    jar = os.path.join(home, "jars", "guava.jar")
+    st = os.stat(jar)
+    os.utime(jar, ns=(st.st_atime_ns, st.st_mtime_ns + 5 * 10**9))
+    e = cds_engine(engines, home, cache, "newjar")
+    assert RECORDING in e.stderr()
+    wait_dumped(e)
+    assert e.stop() == 0
+    # Truncated (a full disk, a copy cut short): the JVM would take a SIGBUS
+    # mapping it, so the shim's record of the written file refuses it first.
+    archives, _ = cds_files(cache)
+    assert len(archives) == 2
+    for a in archives:
+        p = os.path.join(cache, a)
+        os.chmod(p, 0o644)
+        os.truncate(p, 4096)
+    e = cds_engine(engines, home, cache, "truncated")
+    assert "truncated or changed" in e.stderr()
+    assert RECORDING in e.stderr()
+    wait_dumped(e)
+    assert e.stop() == 0
+    e = cds_engine(engines, home, cache, "after-truncated")
+    assert "class-data archive in use" in e.stderr()
+    assert e.stop() == 0
+
+
+def test_cds_dump_dies_with_the_engine(engines, tmp_path):
+    """An engine that stops while its dump runs takes the dump with it; the
+    next start cleans up and records again."""
+    home = standin_empty_conf(tmp_path)
+    cache = str(tmp_path / "cache")
+    e = cds_engine(engines, home, cache, "first")
+    wait_for(lambda: "dumping in the background" in e.stderr(), 30, "the dump to start")
+    pid = int(e.stderr().split("dumping in the background at idle priority (pid ")[1].split(")")[0])
+    e.proc.kill()  # SIGKILL: no clean-up of ours runs
+    e.wait_exit(30)
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+             open("/proc/%d/stat" % pid).read().split()[2] == "Z", 30, "the dump to die")
+    e = cds_engine(engines, home, cache, "second")
+    archives, tmps = cds_files(cache)
+    if not archives:  # the first dump had not finished: recorded again
+        assert RECORDING in e.stderr()
+        assert all(".%d." % e.pid in t for t in tmps), tmps
+        # A clean stop while the dump runs: the dump is killed and reaped
+        # before the engine exits, nothing is left.
+        wait_for(lambda: "dumping in the background" in e.stderr(), 30, "the dump to start")
+        pid = int(e.stderr().split("idle priority (pid ")[1].split(")")[0])
+        assert e.stop() == 0
+        assert no_process_left(pid)
+    else:
+        assert e.stop() == 0
+
+
+def test_cds_off_and_non_empty_class_path_dir(engines, tmp_path):
+    home = standin_empty_conf(tmp_path)
+    cache = str(tmp_path / "cache")
+    e = cds_engine(engines, home, cache, "off", extra_shim=["--no-cds"])
+    assert e.stop() == 0
+    assert cds_files(cache) == ([], [])
+    # The stand-in as built has conf/*.template on the class path.
+    e = cds_engine(engines, STANDIN, cache, "nonempty")
+    assert "non-empty directory" in e.stderr()
+    assert e.stop() == 0
+    assert cds_files(cache) == ([], [])
+
+
+def test_cds_on_real_spark(engines, tmp_path):
+    rs = real_spark()
+    cache = str(tmp_path / "cache")
+    e = cds_engine(engines, rs["SPARK4_HOME"], cache, "dump")
+    assert RECORDING in e.stderr()
+    wait_dumped(e, 400)
+    assert e.stop() == 0
+    assert cds_files(cache)[1] == []
+    assert len(cds_files(cache)[0]) == 1
+    e = cds_engine(engines, rs["SPARK4_HOME"], cache, "use")
+    assert "class-data archive in use" in e.stderr()
+    assert "launcher cache: hit" in e.stderr()
+    config_call(e.connect_port)
+    assert e.stop() == 0

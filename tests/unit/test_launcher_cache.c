@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jni/cds_archive.h"
 #include "jni/launcher_cache.h"
 
 static void vec(struct strvec *v, ...)
@@ -189,6 +190,89 @@ static void test_material(void **st)
 	rmdir(home);
 }
 
+static int has(const struct strvec *v, const char *prefix)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!strncmp(v->v[i], prefix, strlen(prefix)))
+			return 1;
+	return 0;
+}
+
+static void test_cds_plan(void **st)
+{
+	(void)st;
+	char jdk[1024], cache[1024], jar[1024], p[4 * 1024 + 256];
+	snprintf(jdk, sizeof(jdk), "%s/jdk", tmpdir);
+	snprintf(cache, sizeof(cache), "%s/cache", tmpdir);
+	snprintf(jar, sizeof(jar), "%s/a.jar", tmpdir);
+	assert_int_equal(mkdir(jdk, 0700), 0);
+	snprintf(p, sizeof(p), "%s/release", jdk);
+	FILE *f = fopen(p, "w");
+	fputs("JAVA_VERSION=\"17.0.15\"\n", f);
+	fclose(f);
+	f = fopen(jar, "w");
+	fputs("jar", f);
+	fclose(f);
+	struct strvec o;
+	char cp[2 * 1024 + 64];
+	snprintf(cp, sizeof(cp), "-Djava.class.path=%s", jar);
+	vec(&o, "-Xmx1g", cp, "-agentlib:jdwp=transport=dt_socket", "-Dx=1", NULL);
+	char k1[40], k2[40];
+	assert_int_equal(cds_key(jdk, "/nonexistent/libjvm.so", &o, k1, sizeof(k1)), 0);
+	struct cds_plan plan;
+	cds_plan_make(cache, jdk, "/nonexistent/libjvm.so", &o, &plan);
+	assert_int_equal(plan.mode, CDS_RECORD);
+	assert_true(has(&o, "-XX:DumpLoadedClassList="));
+	assert_true(has(&plan.dump_argv, "-Xshare:dump"));
+	assert_true(has(&plan.dump_argv, "-Xmx1g"));
+	assert_false(has(&plan.dump_argv, "-agentlib:"));
+	assert_false(has(&plan.dump_argv, "-Djava.class.path="));
+	assert_non_null(strstr(plan.archive, k1));
+	strvec_free(&plan.dump_argv);
+	strvec_free(&o);
+	/* -D options do not change the key; VM options and jars do. */
+	vec(&o, "-Xmx1g", cp, "-agentlib:jdwp=transport=dt_socket", "-Dx=2", NULL);
+	assert_int_equal(cds_key(jdk, "/nonexistent/libjvm.so", &o, k2, sizeof(k2)), 0);
+	assert_string_equal(k1, k2);
+	strvec_free(&o);
+	vec(&o, "-Xmx2g", cp, NULL);
+	assert_int_equal(cds_key(jdk, "/nonexistent/libjvm.so", &o, k2, sizeof(k2)), 0);
+	assert_string_not_equal(k1, k2);
+	strvec_free(&o);
+
+	/* An archive without its .meta record is deleted, not used. */
+	vec(&o, "-Xmx1g", cp, "-agentlib:jdwp=transport=dt_socket", "-Dx=1", NULL);
+	snprintf(p, sizeof(p), "%s/cds-%s.jsa", cache, k1);
+	f = fopen(p, "w");
+	fputs("not an archive", f);
+	fclose(f);
+	cds_plan_make(cache, jdk, "/nonexistent/libjvm.so", &o, &plan);
+	assert_int_equal(plan.mode, CDS_RECORD);
+	assert_int_equal(access(p, F_OK), -1);
+	strvec_free(&plan.dump_argv);
+	strvec_free(&o);
+
+	/* Options that set CDS themselves, a non-empty class path directory,
+	 * an old JDK: no archive. */
+	vec(&o, cp, "-Xshare:off", NULL);
+	cds_plan_make(cache, jdk, "/x", &o, &plan);
+	assert_int_equal(plan.mode, CDS_OFF);
+	strvec_free(&o);
+	snprintf(cp, sizeof(cp), "-Djava.class.path=%s:%s", jar, jdk);
+	vec(&o, cp, NULL);
+	cds_plan_make(cache, jdk, "/x", &o, &plan);
+	assert_int_equal(plan.mode, CDS_OFF);
+	assert_non_null(strstr(plan.why, "non-empty directory"));
+	char bad[PATH_MAX];
+	cds_nonempty_dir(cp + 18, bad, sizeof(bad));
+	assert_string_equal(bad, jdk);
+	strvec_free(&o);
+	assert_int_equal(cds_path_mapped("/nonexistent/archive.jsa"), 0);
+
+	snprintf(p, sizeof(p), "rm -rf '%s' '%s' '%s'", jdk, cache, jar);
+	assert_int_equal(system(p), 0);
+}
+
 int main(void)
 {
 	assert_non_null(mkdtemp(tmpdir));
@@ -196,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_split_fill),
 		cmocka_unit_test(test_store_load),
 		cmocka_unit_test(test_material),
+		cmocka_unit_test(test_cds_plan),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rmdir(tmpdir);
