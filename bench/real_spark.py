@@ -9,10 +9,16 @@
 SPARK4_HOME / SPARK4_PYTHON come from the environment, else from
 .venv/spark-homes.env; SPARKSHIM_BIN defaults to build/sparkshim.)
 
-Three ways of starting the SAME Spark Connect engine on the real Spark 4
+Four ways of starting the SAME Spark Connect engine on the real Spark 4
 home, with the same spark-submit arguments (ARGS below):
 
-  A  sparkshim    SPARK_HOME=$SPARK4_HOME sparkshim --control-address off -- ARGS
+  Ac sparkshim cold  SPARK_HOME=$SPARK4_HOME sparkshim --control-address off
+                  --cache-dir CACHE_COLD -- ARGS, CACHE_COLD removed before each
+                  launch: Spark's launcher JVM runs, the JVM records the classes
+                  it loads, and once serving a background dump at idle priority
+                  makes the class-data archive
+  Aw sparkshim warm  the same with --cache-dir CACHE_WARM, primed before the
+                  rounds: no launcher JVM, the class-data archive mapped
   B  spark-submit $SPARK4_HOME/bin/spark-submit --class SparkConnectServer ARGS
                   (launcher JVM, then the driver JVM exec'd; no app resource,
                   exactly as sbin/start-connect-server.sh: the launcher adds
@@ -22,8 +28,8 @@ home, with the same spark-submit arguments (ARGS below):
                   does), computed once and exec'd directly: one JVM, no
                   launcher
 
-Per round the launches alternate A B C (idle-stop launches), then A B C
-again (busy-stop launches), so drift hits all three alike. Per launch:
+Per round the launches alternate Ac Aw B C (idle-stop launches), then
+Ac Aw B C again (busy-stop launches), so drift hits all of them alike. Per launch:
 
   * a client under SPARK4_PYTHON (bench/real_spark_client.py) is started
     and has finished its imports BEFORE the engine is exec'd; it then polls
@@ -42,7 +48,7 @@ again (busy-stop launches), so drift hits all three alike. Per launch:
     what the client got back for the query.
 
 Startup figures come from both launches of a round (their mean is the
-round's value); the ratios A/B and A/C are per round. Everything is on
+round's value); the ratios Aw/B, Aw/C, Ac/B are per round. Everything is on
 127.0.0.1; every process started is killed on any way out."""
 import argparse
 import atexit
@@ -73,8 +79,10 @@ READY_TIMEOUT = 240
 STOP_TIMEOUT = 90
 BUSY_SLEEP_MS = 10000
 POLL = 0.01
-VARIANTS = ("A", "B", "C")
-NAMES = {"A": "sparkshim", "B": "spark-submit", "C": "bare java"}
+VARIANTS = ("Ac", "Aw", "B", "C")
+NAMES = {"Ac": "shim cold", "Aw": "shim warm", "B": "spark-submit", "C": "bare java"}
+RATIOS = (("Aw", "B"), ("Aw", "C"), ("Ac", "B"))
+CACHE = {}  # variant -> --cache-dir (set in main)
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "grpc_proxy", "HTTP_PROXY",
               "HTTPS_PROXY", "ALL_PROXY")
 
@@ -262,9 +270,12 @@ class Client:
 
 
 def engine_argv(variant, port, spark_home, java_cmd):
-    if variant == "A":
+    if variant in ("Ac", "Aw"):
         shim = os.environ.get("SPARKSHIM_BIN", os.path.join(ROOT, "build", "sparkshim"))
-        return [shim, "--control-address", "off", "--"] + spark_args(port), base_env(spark_home)
+        if variant == "Ac":
+            shutil.rmtree(CACHE[variant], ignore_errors=True)
+        return ([shim, "--control-address", "off", "--cache-dir", CACHE[variant], "--"]
+                + spark_args(port), base_env(spark_home))
     if variant == "B":
         return ([os.path.join(spark_home, "bin", "spark-submit"), "--class", CONNECT]
                 + spark_args(port), base_env(spark_home))
@@ -419,14 +430,17 @@ def report(rounds, spark_home, n_rounds, warmup, python):
     w = 36
     lines = [
         "",
-        "== real Spark %s (%s), JDK 17, %d round(s) alternating A B C after %d warm-up"
+        "== real Spark %s (%s), JDK 17, %d round(s) alternating Ac Aw B C after %d warm-up"
         " round(s), %s"
         % (spark_version(spark_home), spark_home, n_rounds, warmup,
            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
         "  ARGS = --master local[1] --conf spark.connect.grpc.binding.address=127.0.0.1",
         "         --conf spark.connect.grpc.binding.port=<free port> --conf spark.ui.enabled=false",
         "         --conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1",
-        "  A = SPARK_HOME=$SPARK4_HOME build/sparkshim --control-address off -- ARGS",
+        "  Ac = SPARK_HOME=$SPARK4_HOME build/sparkshim --control-address off --cache-dir D -- ARGS,",
+        "       D emptied before each launch (launcher JVM runs; classes recorded, archive dumped",
+        "       in the background at idle priority once serving)",
+        "  Aw = the same with D kept (launcher result cached, class-data archive used)",
         "  B = $SPARK4_HOME/bin/spark-submit --class %s ARGS" % CONNECT,
         "  C = the launcher's driver command for B, exec'd directly (one JVM)",
         "  ready: a client under %s, imports done before exec," % python,
@@ -441,17 +455,19 @@ def report(rounds, spark_home, n_rounds, warmup, python):
         "    what the client got for that query is listed per launch below.",
         "  each cell: median [min-max] over rounds; startup and RSS use the mean of",
         "  a round's two launches; ratios are per round, then median [min-max].",
-        "  %-*s %-22s %-22s %-22s %-18s %s" % (w, "metric", "A sparkshim", "B spark-submit",
-                                                 "C bare java", "A/B", "A/C"),
+        "  %-*s %-22s %-22s %-22s %-22s %-18s %-18s %s" % (
+            (w, "metric") + tuple("%s %s" % (v, NAMES[v]) for v in VARIANTS)
+            + tuple("%s/%s" % r for r in RATIOS)),
     ]
     for name, get, prec in metrics:
         vals = {v: get(v) for v in VARIANTS}
         cells = [fmt(stats(vals[v]), prec) for v in VARIANTS]
-        for other in ("B", "C"):
+        for num, den in RATIOS:
             ratios = [a / b if a is not None and b else None
-                      for a, b in zip(vals["A"], vals[other])]
+                      for a, b in zip(vals[num], vals[den])]
             cells.append(fmt(stats(ratios), 2))
-        lines.append("  %-*s %-22s %-22s %-22s %-18s %s" % ((w, name) + tuple(cells)))
+        lines.append("  %-*s %-22s %-22s %-22s %-22s %-18s %-18s %s"
+                     % ((w, name) + tuple(cells)))
     lines.append("  per variant, every launch:")
     for v in VARIANTS:
         ex_i = [str(r[v]["idle"].get("exit")) if r[v].get("idle") else "fail" for r in rounds]
@@ -460,7 +476,7 @@ def report(rounds, spark_home, n_rounds, warmup, python):
                         if r[v].get(k)})
         leaks = sum(1 for r in rounds for k in ("idle", "busy")
                     if r[v].get(k) and r[v][k].get("leftover"))
-        lines.append("    %s %-12s exit idle %s, busy %s; tree at ready: %s%s"
+        lines.append("    %-2s %-12s exit idle %s, busy %s; tree at ready: %s%s"
                      % (v, NAMES[v], "/".join(ex_i), "/".join(ex_b), " | ".join(procs),
                         "; %d launch(es) left processes behind" % leaks if leaks else ""))
         for r in rounds:
@@ -488,6 +504,26 @@ def report(rounds, spark_home, n_rounds, warmup, python):
     return lines
 
 
+def prime_warm_cache(spark_home, java_cmd, tmp):
+    """One untimed start that fills CACHE["Aw"]: the launcher result, and
+    the class-data archive its background dump writes once it serves."""
+    argv, env = engine_argv("Aw", free_port(), spark_home, java_cmd)
+    with open(os.path.join(tmp, "prime.log"), "wb") as log:
+        p = subprocess.Popen(argv, env=env, cwd=tmp, stdin=subprocess.DEVNULL, stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    _live.append(p)
+    deadline = time.monotonic() + 600
+    while not glob.glob(os.path.join(CACHE["Aw"], "cds-*.jsa.meta")):
+        if p.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("priming the warm cache failed: %s"
+                               % tail(os.path.join(tmp, "prime.log")))
+        time.sleep(0.2)
+    os.kill(p.pid, signal.SIGTERM)
+    p.wait(timeout=STOP_TIMEOUT)
+    print("  warm cache primed: %s" % sorted(os.listdir(CACHE["Aw"])), file=sys.stderr,
+          flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("REAL_ROUNDS", "5")))
@@ -509,9 +545,12 @@ def main():
     atexit.register(_kill_all)
 
     tmp = tempfile.mkdtemp(prefix="sparkshim-real-bench-")
+    for v in ("Ac", "Aw"):
+        CACHE[v] = os.path.join(tmp, "cache-" + v)
     try:
         java_cmd = launcher_command(spark_home)
         seq = 0
+        prime_warm_cache(spark_home, java_cmd, tmp)
         for _ in range(a.warmup):
             # Untimed: page cache (jars), JIT-free first launches out of the figures.
             for v in VARIANTS:

@@ -628,6 +628,8 @@ static void *jvm_thread_main(void *arg)
 	JNIEnv *env = NULL;
 	if (create_vm(&env) < 0)
 		return NULL;
+	if (H.launch.on_created)
+		H.launch.on_created();
 	events_post(EV_JVM_CREATED, 0, NULL);
 
 	jobject cur = ju_current_thread(env);

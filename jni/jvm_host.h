@@ -26,6 +26,9 @@ struct jvm_launch {
 	void (*on_exit)(int status);   /* System.exit / Runtime.halt */
 	void (*on_abort)(void);        /* fatal error: hs_err written, about to abort */
 	void (*on_oom_exit)(void);     /* -XX:+ExitOnOutOfMemoryError is about to _exit(3) */
+	/* On the JVM thread right after JNI_CreateJavaVM succeeded, before
+	 * EV_JVM_CREATED (no JNI; e.g. look at what the VM mapped). NULL = none. */
+	void (*on_created)(void);
 };
 
 struct jvm_app_info {

@@ -94,6 +94,41 @@ static size_t launcher_messages(const char *buf, size_t len)
 	return (size_t)(nul - buf) + 2;
 }
 
+void spark_launcher_prepare_env(const char *spark_home, const char *java_home)
+{
+	setenv("SPARK_HOME", spark_home, 1);
+	if (java_home && !getenv("JAVA_HOME"))
+		setenv("JAVA_HOME", java_home, 1);
+}
+
+/* Keep only what load-spark-env.sh set or changed (bash's own bookkeeping
+ * variables aside): the rest is our environment already. */
+static int env_delta(struct strvec *env)
+{
+	static const char *const skip[] = {"SHLVL", "_", "PWD", "OLDPWD", NULL};
+	struct strvec d;
+	strvec_init(&d);
+	for (size_t i = 0; i < env->n; i++) {
+		char *kv = env->v[i], *eq = strchr(kv, '=');
+		if (!eq || eq == kv)
+			continue;
+		*eq = '\0';
+		const char *cur = getenv(kv);
+		int keep = !cur || strcmp(cur, eq + 1) != 0;
+		for (size_t k = 0; keep && skip[k]; k++)
+			if (!strcmp(kv, skip[k]))
+				keep = 0;
+		*eq = '=';
+		if (keep && strvec_push(&d, kv) < 0) {
+			strvec_free(&d);
+			return -1;
+		}
+	}
+	strvec_free(env);
+	*env = d;
+	return 0;
+}
+
 int spark_launcher_run(const char *spark_home, const char *java_home, char *const *args,
 		       size_t n_args, struct launcher_result *out, char *err, size_t errlen)
 {
@@ -119,9 +154,7 @@ int spark_launcher_run(const char *spark_home, const char *java_home, char *cons
 		argv[4 + i] = args[i];
 
 	/* Child environment: ours plus SPARK_HOME and (default) JAVA_HOME. */
-	setenv("SPARK_HOME", spark_home, 1);
-	if (java_home && !getenv("JAVA_HOME"))
-		setenv("JAVA_HOME", java_home, 1);
+	spark_launcher_prepare_env(spark_home, java_home);
 
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
@@ -156,7 +189,7 @@ int spark_launcher_run(const char *spark_home, const char *java_home, char *cons
 	out->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	size_t skip = rd == 0 ? launcher_messages(cmd_buf, cmd_len) : 0;
 	int ok = rd == 0 && strvec_from_nul(&out->cmd, cmd_buf + skip, cmd_len - skip) == 0 &&
-		 strvec_from_nul(&out->env, env_buf, env_len) == 0;
+		 strvec_from_nul(&out->env, env_buf, env_len) == 0 && env_delta(&out->env) == 0;
 	free(cmd_buf);
 	free(env_buf);
 	if (!ok) {

@@ -13,11 +13,15 @@
 
 struct launcher_result {
 	struct strvec cmd;  /* e.g. /usr/.../java -cp ... -Xmx1g org.apache.spark.deploy.SparkSubmit ... */
-	struct strvec env;  /* K=V after load-spark-env.sh */
+	struct strvec env;  /* K=V that load-spark-env.sh set or changed */
 	int exit_code;      /* the launcher JVM's exit status */
 };
 
 void launcher_result_free(struct launcher_result *r);
+
+/* SPARK_HOME=spark_home and, unless set, JAVA_HOME=java_home in our own
+ * environment: what the launcher runs with (spark_launcher_run does it). */
+void spark_launcher_prepare_env(const char *spark_home, const char *java_home);
 
 /* Runs the launcher with SPARK_HOME=spark_home. `java_home` is exported as
  * JAVA_HOME unless spark-env.sh sets its own. args = spark-submit args.

@@ -5,7 +5,7 @@
 
 #include "launcher/submit_args.h"
 
-enum opt_kind { K_KEY, K_FLAG, K_SPARK_HOME, K_JAVA_HOME, K_CONFIG };
+enum opt_kind { K_KEY, K_FLAG, K_FLAG_OFF, K_SPARK_HOME, K_JAVA_HOME, K_CONFIG, K_PRINT_LAUNCH };
 
 static const struct shim_opt {
 	const char *name;
@@ -25,6 +25,10 @@ static const struct shim_opt {
 	{"--exit-with-parent", K_FLAG, "sparkshim.exit.with.parent", "   stop when the parent process dies (manual use; gateways want engines to outlive them)"},
 	{"--log-level", K_KEY, "sparkshim.log.level", "L       shim log level: debug, info, warn, error"},
 	{"--probe-interval", K_KEY, "sparkshim.probe.interval", "DUR  liveness probe period of the connect port (default 2s)"},
+	{"--no-launcher-cache", K_FLAG_OFF, "sparkshim.launcher.cache", "  run Spark's launcher JVM on every start (no cached driver command)"},
+	{"--no-cds", K_FLAG_OFF, "sparkshim.cds", "             no class-data-sharing archive (none written, none used)"},
+	{"--cache-dir", K_KEY, "sparkshim.cache.dir", "DIR      launcher cache and class-data archives (default $XDG_CACHE_HOME/sparkshim, else ~/.cache/sparkshim)"},
+	{"--print-launch-command", K_PRINT_LAUNCH, NULL, " print the driver JVM command and the environment spark-env.sh sets, then exit"},
 };
 #define N_OPTS (sizeof(shim_opts) / sizeof(shim_opts[0]))
 
@@ -73,7 +77,8 @@ static const struct shim_opt *find_opt(const char *arg, const char **inline_val)
 			continue;
 		if (arg[n] == '\0')
 			return &shim_opts[i];
-		if (arg[n] == '=' && shim_opts[i].kind != K_FLAG) {
+		if (arg[n] == '=' && shim_opts[i].kind != K_FLAG &&
+		    shim_opts[i].kind != K_FLAG_OFF && shim_opts[i].kind != K_PRINT_LAUNCH) {
 			*inline_val = arg + n + 1;
 			return &shim_opts[i];
 		}
@@ -112,7 +117,9 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t errlen)
 		const char *val;
 		const struct shim_opt *o = find_opt(a, &val);
 		if (o) {
-			if (o->kind != K_FLAG && !val) {
+			int flag = o->kind == K_FLAG || o->kind == K_FLAG_OFF ||
+				   o->kind == K_PRINT_LAUNCH;
+			if (!flag && !val) {
 				if (i + 1 >= argc) {
 					snprintf(err, errlen, "%s: missing value", a);
 					return -1;
@@ -123,6 +130,8 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t errlen)
 			switch (o->kind) {
 			case K_KEY: rc = conf_set(&c->shim, o->key, val); break;
 			case K_FLAG: rc = conf_set(&c->shim, o->key, "true"); break;
+			case K_FLAG_OFF: rc = conf_set(&c->shim, o->key, "false"); break;
+			case K_PRINT_LAUNCH: c->print_launch = 1; break;
 			case K_SPARK_HOME: rc = set_dup(&c->spark_home, val); break;
 			case K_JAVA_HOME: rc = set_dup(&c->java_home, val); break;
 			case K_CONFIG: rc = set_dup(&c->config_file, val); break;

@@ -18,6 +18,7 @@ struct cli {
 	char *config_file;       /* --config, or NULL */
 	struct strvec spark_args;
 	int help, version;
+	int print_launch;        /* --print-launch-command: print the driver command, exit */
 };
 
 void cli_init(struct cli *c);

@@ -17,12 +17,16 @@
 
 #include "base/exitcodes.h"
 #include "base/log.h"
+#include "base/clock.h"
+#include "jni/cds_archive.h"
 #include "jni/java_cmdline.h"
 #include "jni/jvm_host.h"
+#include "jni/launcher_cache.h"
 #include "jni/output_tap.h"
 #include "jni/spark_launcher.h"
 #include "launcher/exit_path.h"
 #include "launcher/submit_args.h"
+#include "launcher/timeline.h"
 #include "shim/registry/registry.h"
 
 extern char **environ;
@@ -75,14 +79,19 @@ int setup_spark_home(struct engine *s)
 	return 0;
 }
 
+static void spark_conf_dir(const struct engine *s, char *out, size_t outlen)
+{
+	const char *env_conf_dir = getenv("SPARK_CONF_DIR");
+	if (env_conf_dir && *env_conf_dir)
+		snprintf(out, outlen, "%s", env_conf_dir);
+	else
+		snprintf(out, outlen, "%s/conf", s->home.path);
+}
+
 int setup_conf_and_settings(struct engine *s)
 {
 	char err[1024], conf_dir[PATH_MAX + 8], *main_class = NULL;
-	const char *env_conf_dir = getenv("SPARK_CONF_DIR");
-	if (env_conf_dir && *env_conf_dir)
-		snprintf(conf_dir, sizeof(conf_dir), "%s", env_conf_dir);
-	else
-		snprintf(conf_dir, sizeof(conf_dir), "%s/conf", s->home.path);
+	spark_conf_dir(s, conf_dir, sizeof(conf_dir));
 	if (submit_collect_conf(&s->cli.spark_args, conf_dir, &s->spark_conf, &main_class, err,
 				sizeof(err)) < 0) {
 		die_msg("%s", err);
@@ -214,21 +223,210 @@ static void import_env(const struct strvec *env)
 	}
 }
 
+static int strvec_copy(struct strvec *dst, const struct strvec *src)
+{
+	strvec_init(dst);
+	for (size_t i = 0; i < src->n; i++)
+		if (strvec_push(dst, src->v[i]) < 0) {
+			strvec_free(dst);
+			return -1;
+		}
+	return 0;
+}
+
+/* Spark's launcher through the cache (launcher_cache.h): a hit needs no JVM;
+ * a miss runs the launcher with the per-launch values as placeholders and
+ * stores its result. Any cache problem only costs the launcher run. */
+static int cache_dir(const struct engine *s, char *dir, size_t len)
+{
+	if (s->settings.cache_dir[0]) {
+		snprintf(dir, len, "%s", s->settings.cache_dir);
+		return 0;
+	}
+	if (launcher_cache_default_dir(dir, len) == 0)
+		return 0;
+	log_debug("no cache directory (set XDG_CACHE_HOME, HOME or sparkshim.cache.dir)");
+	return -1;
+}
+
+static int launcher_cached(struct engine *s, struct launcher_result *lr, char *err,
+			   size_t errlen)
+{
+	char dir[PATH_MAX], conf_dir[PATH_MAX + 8], why[PATH_MAX + 256];
+	if (cache_dir(s, dir, sizeof(dir)) < 0)
+		return 1;
+	struct launch_params lp;
+	if (launch_params_split(s->submit_args.v, s->submit_args.n, &lp) < 0)
+		return 1;
+	spark_conf_dir(s, conf_dir, sizeof(conf_dir));
+	struct launch_inputs in = {
+		.spark_home = s->home.path,
+		.spark_version = s->home.version,
+		.java_home = getenv("JAVA_HOME"),
+		.conf_dir = conf_dir,
+		.args = &lp.args,
+	};
+	size_t mlen = 0;
+	char *mat = launcher_cache_material(&in, &mlen);
+	if (!mat) {
+		log_debug("launcher cache: an input file is too big to key on; running Spark's launcher");
+		launch_params_free(&lp);
+		return 1;
+	}
+	int exact, rc = launcher_cache_load(dir, mat, mlen, lr, why, sizeof(why));
+	if (rc == 0) {
+		if (launch_params_fill(&lp, &lr->cmd, &exact) == 0 && exact) {
+			log_debug("launcher cache: hit in %s (no launcher JVM)", dir);
+			free(mat);
+			launch_params_free(&lp);
+			return 0;
+		}
+		launcher_result_free(lr);
+		snprintf(why, sizeof(why), "cache entry does not fit the arguments");
+		rc = -1;
+	}
+	if (rc < 0)
+		log_warn("launcher cache: %s; running Spark's launcher", why);
+	else
+		log_debug("launcher cache: miss; running Spark's launcher");
+	if (spark_launcher_run(s->home.path, s->java.home, lp.args.v, lp.args.n, lr, err,
+			       errlen) < 0) {
+		/* Fatal anyway: run it again with the real values so that
+		 * its messages show them. */
+		int again = lp.values.n > 0;
+		launcher_result_free(lr);
+		free(mat);
+		launch_params_free(&lp);
+		return again ? 1 : -1;
+	}
+	struct strvec raw;
+	int stored = 0;
+	if (strvec_copy(&raw, &lr->cmd) < 0 || launch_params_fill(&lp, &lr->cmd, &exact) < 0) {
+		strvec_free(&raw);
+		snprintf(err, errlen, "out of memory");
+		free(mat);
+		launch_params_free(&lp);
+		return -1;
+	}
+	if (!exact) {
+		log_debug("launcher cache: Spark's launcher changed a per-launch value; not cached");
+	} else if (!has_arg(&raw, "--usage-error")) {
+		struct launcher_result entry = {.cmd = raw, .env = lr->env, .exit_code = 0};
+		if (launcher_cache_store(dir, mat, mlen, &entry, why, sizeof(why)) < 0)
+			log_warn("launcher cache: cannot store the result (%s); next start runs the launcher again",
+				 why);
+		else
+			stored = 1;
+	}
+	if (stored)
+		log_debug("launcher cache: stored in %s", dir);
+	strvec_free(&raw);
+	free(mat);
+	launch_params_free(&lp);
+	return 0;
+}
+
+/* The driver JVM's java command and the environment spark-env.sh sets. */
+static int resolve_launch(struct engine *s, struct launcher_result *lr)
+{
+	char err[1024];
+	int64_t t0 = monotonic_ms(), tl = timeline_now();
+	spark_launcher_prepare_env(s->home.path, s->java.home);
+	int rc = 1;
+	if (s->settings.launcher_cache)
+		rc = launcher_cached(s, lr, err, sizeof(err));
+	if (rc > 0)
+		rc = spark_launcher_run(s->home.path, s->java.home, s->submit_args.v,
+					s->submit_args.n, lr, err, sizeof(err));
+	if (rc < 0) {
+		die_msg("%s", err);
+		launcher_result_free(lr);
+		return EXIT_BAD_SPARK_HOME;
+	}
+	log_debug("driver command resolved in %lld ms", (long long)(monotonic_ms() - t0));
+	timeline_phase("driver command (launcher or its cache)", tl);
+	if (has_arg(&lr->cmd, "--usage-error")) {
+		int urc = run_usage_error(&lr->cmd);
+		launcher_result_free(lr);
+		return urc;
+	}
+	return 0;
+}
+
+int print_launch_command(struct engine *s)
+{
+	struct launcher_result lr;
+	int rc = resolve_launch(s, &lr);
+	if (rc)
+		return rc;
+	/* One element per line, tagged; backslash and newline escaped. */
+	for (int part = 0; part < 2; part++) {
+		const struct strvec *v = part ? &lr.env : &lr.cmd;
+		for (size_t i = 0; i < v->n; i++) {
+			fputs(part ? "env " : "cmd ", stdout);
+			for (const char *c = v->v[i]; *c; c++)
+				if (*c == '\\')
+					fputs("\\\\", stdout);
+				else if (*c == '\n')
+					fputs("\\n", stdout);
+				else
+					putchar(*c);
+			putchar('\n');
+		}
+	}
+	fflush(stdout);
+	launcher_result_free(&lr);
+	return 0;
+}
+
+/* The class-data archive of this start (cds_archive.h). */
+static struct cds_plan cds;
+
+static int64_t jvm_create_started;
+
+static void jvm_created(void)
+{
+	timeline_phase("JNI_CreateJavaVM", jvm_create_started);
+	cds_check_mapped(&cds);
+}
+
+void engine_cds_cancel(void)
+{
+	cds_dump_cancel(5000);
+}
+
+void engine_cds_ready(void)
+{
+	if (cds.mode == CDS_RECORD)
+		cds_dump_start(&cds);
+}
+
+static void plan_cds(struct engine *s, struct strvec *options)
+{
+	char dir[PATH_MAX];
+	memset(&cds, 0, sizeof(cds));
+	if (!s->settings.cds) {
+		log_debug("class-data archive: off (sparkshim.cds=false)");
+		return;
+	}
+	if (cache_dir(s, dir, sizeof(dir)) < 0)
+		return;
+	cds_plan_make(dir, s->java.home, s->java.libjvm, options, &cds);
+	if (cds.mode == CDS_OFF)
+		log_debug("class-data archive: none (%s)", cds.why);
+	else if (cds.mode == CDS_RECORD)
+		log_info("class-data archive: none yet for this JDK and class path; recording the classes Spark loads, dumped in the background once serving");
+	else
+		log_debug("class-data archive: using %s", cds.archive);
+}
+
 int start_engine_jvm(struct engine *s)
 {
 	char err[1024];
 	struct launcher_result lr;
-	if (spark_launcher_run(s->home.path, s->java.home, s->submit_args.v, s->submit_args.n, &lr,
-			       err, sizeof(err)) < 0) {
-		die_msg("%s", err);
-		launcher_result_free(&lr);
-		return EXIT_BAD_SPARK_HOME;
-	}
-	if (has_arg(&lr.cmd, "--usage-error")) {
-		int rc = run_usage_error(&lr.cmd);
-		launcher_result_free(&lr);
-		return rc;
-	}
+	int rc0 = resolve_launch(s, &lr);
+	if (rc0)
+		return rc0;
 	import_env(&lr.env);
 	/* spark-env.sh may name another Java: the real driver would use it. */
 	const char *jh = getenv("JAVA_HOME");
@@ -244,6 +442,7 @@ int start_engine_jvm(struct engine *s)
 	}
 	launcher_result_free(&lr);
 	import_env(&jc.env);
+	plan_cds(s, &jc.options);
 	log_debug("driver JVM: %zu options, main class %s, %zu args", jc.options.n, jc.main_class,
 		  jc.args.n);
 
@@ -261,6 +460,8 @@ int start_engine_jvm(struct engine *s)
 	l.on_exit = shim_hook_exit;
 	l.on_abort = shim_hook_abort;
 	l.on_oom_exit = shim_hook_oom;
+	l.on_created = jvm_created;
+	jvm_create_started = timeline_now();
 	int rc = jvm_host_start(&l, err, sizeof(err));
 	java_cmd_free(&jc);
 	if (rc < 0) {

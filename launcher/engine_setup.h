@@ -11,5 +11,13 @@ int setup_java(struct engine *s);
 int setup_connect_args(struct engine *s);
 int check_connect_port_free(struct engine *s);
 int start_engine_jvm(struct engine *s);
+/* --print-launch-command: the driver command ("cmd X" lines) and what
+ * spark-env.sh sets ("env K=V"), as start_engine_jvm would use them. */
+int print_launch_command(struct engine *s);
+/* Once READY, on the main thread: start the background class-data archive
+ * dump if this start recorded a class list (cds_archive.h). */
+void engine_cds_ready(void);
+/* On the way out: an unfinished dump is killed and reaped. */
+void engine_cds_cancel(void);
 
 #endif

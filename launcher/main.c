@@ -21,6 +21,7 @@
 #include "launcher/sdnotify.h"
 #include "launcher/signals.h"
 #include "launcher/supervisor.h"
+#include "launcher/timeline.h"
 #include "shim/ctl/connect_probe.h"
 #include "shim/ctl/ctl_cli.h"
 #include "shim/ctl/event_log.h"
@@ -101,6 +102,18 @@ static int setup_registry(void)
 	return 0;
 }
 
+static void timeline_on_state(enum shim_state from, enum shim_state to, const char *reason,
+			      void *arg)
+{
+	(void)from;
+	(void)reason;
+	(void)arg;
+	if (to == ST_READY) {
+		timeline_point("READY (connect port answered)");
+		engine_cds_ready();
+	}
+}
+
 static void set_version(struct engine_info *e, void *arg)
 {
 	snprintf(e->spark_version, sizeof(e->spark_version), "%s", (const char *)arg);
@@ -111,6 +124,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "ctl") == 0)
 		return ctl_main(argc - 1, argv + 1);
 
+	timeline_init();
 	int rc;
 	if ((rc = parse_command_line(argc, argv)))
 		return rc;
@@ -124,10 +138,18 @@ int main(int argc, char **argv)
 	}
 	strvec_init(&S.submit_args);
 	conf_init(&S.spark_conf);
+	int64_t t_setup = timeline_now();
 	if ((rc = setup_process()) || (rc = setup_spark_home(&S)) ||
 	    (rc = setup_conf_and_settings(&S)) || (rc = setup_files()) || (rc = setup_registry()) ||
 	    (rc = setup_java(&S)) || (rc = setup_connect_args(&S)) ||
 	    (rc = check_connect_port_free(&S))) {
+		cleanup_files();
+		return rc;
+	}
+	timeline_phase("checks (home, conf, settings, files, registry conf, java, port)", t_setup);
+	lifecycle_add_listener(timeline_on_state, NULL);
+	if (S.cli.print_launch) {
+		rc = print_launch_command(&S);
 		cleanup_files();
 		return rc;
 	}
@@ -140,6 +162,7 @@ int main(int argc, char **argv)
 	}
 
 	rc = supervise(&S);
+	engine_cds_cancel();
 
 	/* The JVM is gone: tear down in reverse order (exit_now deregisters,
 	 * tells systemd and removes our files). */

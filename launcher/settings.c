@@ -90,7 +90,9 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 	    kconf_get_duration(spark_conf, "kyuubi.session.engine.spark.max.lifetime", 0,
 			       &s->max_lifetime_ms, err, errlen) < 0 ||
 	    conf_get_bool(&m, "sparkshim.exit.with.parent", 0, &s->exit_with_parent, err,
-			  errlen) < 0)
+			  errlen) < 0 ||
+	    conf_get_bool(&m, "sparkshim.launcher.cache", 1, &s->launcher_cache, err, errlen) < 0 ||
+	    conf_get_bool(&m, "sparkshim.cds", 1, &s->cds, err, errlen) < 0)
 		goto out;
 	if (s->start_timeout_ms <= 0 || s->stop_timeout_ms <= 0 || s->probe_interval_ms <= 0 ||
 	    s->check_interval_ms <= 0) {
@@ -110,6 +112,8 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 		 conf_get_default(&m, "sparkshim.state.file", ""));
 	snprintf(s->pid_file, sizeof(s->pid_file), "%s",
 		 conf_get_default(&m, "sparkshim.pid.file", ""));
+	snprintf(s->cache_dir, sizeof(s->cache_dir), "%s",
+		 conf_get_default(&m, "sparkshim.cache.dir", ""));
 	if (read_token(&m, s->control_token, sizeof(s->control_token), err, errlen) < 0)
 		goto out;
 	rc = 0;

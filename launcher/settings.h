@@ -22,6 +22,9 @@ struct settings {
 	char state_file[4096];
 	char pid_file[4096];
 	int exit_with_parent;
+	int launcher_cache;         /* sparkshim.launcher.cache (default true) */
+	int cds;                    /* sparkshim.cds: class-data archive (default true) */
+	char cache_dir[4096];       /* sparkshim.cache.dir; "" = $XDG_CACHE_HOME/sparkshim */
 	enum log_level log_level;
 };
 

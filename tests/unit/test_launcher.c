@@ -222,6 +222,12 @@ static void test_cli(void **st)
 	cli_free(&c);
 	assert_int_equal(parse(&c, err, "--conf", NULL), -1);
 	cli_free(&c);
+	assert_int_equal(parse(&c, err, "--no-launcher-cache", "--cache-dir", "/c",
+			       "--print-launch-command", NULL), 0);
+	assert_string_equal(conf_get(&c.shim, "sparkshim.launcher.cache"), "false");
+	assert_string_equal(conf_get(&c.shim, "sparkshim.cache.dir"), "/c");
+	assert_true(c.print_launch);
+	cli_free(&c);
 	assert_int_equal(parse(&c, err, "--help", "--version", NULL), 0);
 	assert_true(c.help && c.version);
 	cli_free(&c);
@@ -314,6 +320,8 @@ static void test_settings(void **st)
 	assert_int_equal(s.start_timeout_ms, 180000);
 	assert_int_equal(s.stop_timeout_ms, 30000);
 	assert_string_equal(s.control_address, "127.0.0.1:+1");
+	assert_int_equal(s.launcher_cache, 1);
+	assert_string_equal(s.cache_dir, "");
 
 	conf_set(&spark, "spark.kyuubi.session.engine.idle.timeout", "PT5S");
 	conf_set(&spark, "kyuubi.session.engine.check.interval", "1000");
