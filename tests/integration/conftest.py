@@ -1,10 +1,20 @@
+import atexit
 import os
 import re
 import shutil
+import tempfile
 
 import pytest
 
 from engine import SHIM_BIN, STANDIN, Engine, missing
+
+# sparkshim's start-up cache (launcher results, class-data archives) goes to
+# $XDG_CACHE_HOME/sparkshim: one temp dir for the whole run, so that engines
+# of one run share it (the real-Spark archive is dumped once) and nothing is
+# left in the user's home. Tests of the cache itself pass --cache-dir.
+_CACHE = tempfile.mkdtemp(prefix="sparkshim-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 
 def _have_binary():
