@@ -217,31 +217,11 @@ static int load_tls_auth(struct etcd_config *ec, const struct conf *c, char *err
 /* The retry budget: the ZooKeeper keys' retry policy, without the session. */
 static int load_retry(struct etcd_config *ec, const struct conf *c, char *err, size_t errlen)
 {
-	static const char *const names[] = {"ONE_TIME", "N_TIME", "EXPONENTIAL_BACKOFF",
-					    "BOUNDED_EXPONENTIAL_BACKOFF", "UNTIL_ELAPSED",
-					    NULL};
-	const char *key = "kyuubi.ha.zookeeper.connection.retry.policy";
-	const char *v = kconf_get(c, key, &key);
-	int policy = v ? reg_conf_pick(v, names) : REG_RETRY_N_TIME;
-	if (policy < 0) {
-		snprintf(err, errlen,
-			 "%s=%s: expected ONE_TIME, N_TIME, EXPONENTIAL_BACKOFF, "
-			 "BOUNDED_EXPONENTIAL_BACKOFF or UNTIL_ELAPSED",
-			 key, v);
-		return -1;
-	}
 	struct zk_config z;
 	memset(&z, 0, sizeof(z));
-	z.retry_policy = (enum reg_retry)policy;
-	if (reg_conf_int(c, "kyuubi.ha.zookeeper.connection.max.retries", 3, 0, 1000,
-			 &z.max_retries, err, errlen) < 0 ||
-	    reg_conf_ms(c, "kyuubi.ha.zookeeper.connection.base.retry.wait", 1000, 0,
-			&z.retry_base_ms, err, errlen) < 0 ||
-	    reg_conf_ms(c, "kyuubi.ha.zookeeper.connection.max.retry.wait", 30000, 0,
-			&z.retry_max_ms, err, errlen) < 0)
+	if (zk_retry_load(&z, c, err, errlen) < 0)
 		return -1;
 	/* zk_lost_budget_ms adds the session timeout; here it is 0. */
-	z.session_timeout_ms = 0;
 	ec->retry_budget_ms = zk_lost_budget_ms(&z, 0);
 	ec->retry_base_ms = z.retry_base_ms;
 	return 0;

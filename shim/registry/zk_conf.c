@@ -118,7 +118,7 @@ static int load_auth(struct zk_config *zc, const struct conf *c, const char *ref
 	return 0;
 }
 
-static int load_retry(struct zk_config *zc, const struct conf *c, char *err, size_t errlen)
+int zk_retry_load(struct zk_config *zc, const struct conf *c, char *err, size_t errlen)
 {
 	static const char *const names[] = {"ONE_TIME", "N_TIME", "EXPONENTIAL_BACKOFF",
 					    "BOUNDED_EXPONENTIAL_BACKOFF", "UNTIL_ELAPSED",
@@ -165,7 +165,7 @@ int zk_config_load(struct zk_config *zc, const struct conf *c, const struct reg_
 	zc->addresses = zk_normalize_addresses(rc->addresses, err, errlen);
 	if (!zc->addresses)
 		goto fail;
-	if (load_auth(zc, c, rc->ref_id, err, errlen) < 0 || load_retry(zc, c, err, errlen) < 0 ||
+	if (load_auth(zc, c, rc->ref_id, err, errlen) < 0 || zk_retry_load(zc, c, err, errlen) < 0 ||
 	    load_log_level(zc, c, err, errlen) < 0 ||
 	    reg_conf_ms(c, "kyuubi.ha.zookeeper.session.timeout", 60000, 1,
 			&zc->session_timeout_ms, err, errlen) < 0 ||

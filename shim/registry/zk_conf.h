@@ -38,6 +38,10 @@ int zk_config_load(struct zk_config *zc, const struct conf *c, const struct reg_
 		   char *err, size_t errlen);
 void zk_config_free(struct zk_config *zc);
 
+/* The kyuubi.ha.zookeeper.connection.* retry policy, max retries and waits
+ * into zc (the budget etcd reuses too). 0, or -1 with a one-line error. */
+int zk_retry_load(struct zk_config *zc, const struct conf *c, char *err, size_t errlen);
+
 /* How long the discovery connection may stay down before the engine gives up
  * (EV_REG_LOST): the session timeout, then the retry policy's whole budget,
  * like Kyuubi (Curator reports LOST after a session timeout without a
