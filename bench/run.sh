@@ -12,6 +12,12 @@ mkdir -p "$(dirname "$OUT")"
 	echo "== sparkshim bench $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(uname -r)"
 } >"$OUT"
 export BUILD SPARKSHIM_BIN="$PWD/$BUILD/sparkshim" SPARKSHIM_STANDIN="$PWD/$BUILD/spark-home"
+# sparkshim's start-up cache (launcher results, class-data archives): a temp
+# dir for this run, not the user's ~/.cache (the real-Spark section manages
+# its own cold and warm dirs).
+XDG_CACHE_HOME=$(mktemp -d)
+export XDG_CACHE_HOME
+trap 'rm -rf "$XDG_CACHE_HOME"' EXIT
 /usr/bin/python3 bench/startup.py --runs "$RUNS" --out "$OUT"
 /usr/bin/python3 bench/health_busy.py --runs "$RUNS" --seconds "${HEALTH_SECONDS:-10}" --out "$OUT"
 /usr/bin/python3 bench/registration.py --runs "$RUNS" --out "$OUT"
