@@ -9,7 +9,6 @@ run the real binary on the stand-in Spark through the spark-submit wrapper.
 import os
 import signal
 import time
-import uuid
 
 import pytest
 
@@ -17,7 +16,8 @@ from kyuubi_app_mgr import (APP_MGR, APP_MGR_INFO, APP_MGR_INFO_PUBLISHED,
                             kyuubi_decode_app_mgr_info)
 from engine import wait_for
 from etcdserver import etcd, etcd_tls  # noqa: F401  (fixtures)
-from test_registry import DRIVER, Driver, args_for, kyuubi_parse, registered
+from test_registry import (DRIVER, args_for, drivers,  # noqa: F401  (fixture)
+                           kyuubi_conf, kyuubi_parse, registered)
 
 ETCD_CLASS = "org.apache.kyuubi.ha.client.etcd.EtcdDiscoveryClient"
 VERSION = "1.10.0"
@@ -27,39 +27,14 @@ pytestmark = pytest.mark.skipif(
     reason=f"{DRIVER} not built (make -f Makefile -f tests/tools/tools.mk tools)")
 
 
-@pytest.fixture
-def drivers(tmp_path):
-    started = []
-
-    def start(args):
-        d = Driver(args, tmp_path)
-        started.append(d)
-        return d
-
-    yield start
-    for d in started:
-        d.kill()
-
-
 def etcd_conf(etcd, user="bob", ref=None, level="USER", **extra):
-    ref = ref or str(uuid.uuid4())
-    if level == "CONNECTION":
-        ns = f"/kyuubi_{VERSION}_CONNECTION_SPARK_CONNECT/{user}/{ref}"
-    else:
-        ns = f"/kyuubi_{VERSION}_{level}_SPARK_CONNECT/{user}/default"
-    conf = {
+    return kyuubi_conf(f"http://{etcd.address}", user, ref, level, **{
         "spark.kyuubi.ha.client.class": ETCD_CLASS,
-        "spark.kyuubi.ha.addresses": f"http://{etcd.address}",
-        "spark.kyuubi.ha.namespace": ns,
-        "spark.kyuubi.ha.engine.ref.id": ref,
-        "spark.kyuubi.engine.share.level": level,
         "spark.kyuubi.ha.etcd.lease.timeout": "4s",
         "spark.kyuubi.ha.zookeeper.connection.timeout": "5000",
         "spark.kyuubi.ha.zookeeper.connection.base.retry.wait": "500",
         "spark.kyuubi.ha.zookeeper.connection.max.retries": "20",
-    }
-    conf.update(extra)
-    return ns, ref, conf
+        **extra})
 
 
 def children(etcd, ns):

@@ -121,24 +121,31 @@ def drivers(tmp_path):
         d.kill()
 
 
-def engine_conf(zk, user="bob", ref=None, level="USER", **extra):
+def kyuubi_conf(addresses, user="bob", ref=None, level="USER", **extra):
+    """(namespace, refId, conf) of an engine launched the way Kyuubi does,
+    for any discovery backend: extra holds the backend's settings."""
     ref = ref or str(uuid.uuid4())
     if level == "CONNECTION":
         ns = f"/kyuubi_{VERSION}_CONNECTION_SPARK_CONNECT/{user}/{ref}"
     else:
         ns = f"/kyuubi_{VERSION}_{level}_SPARK_CONNECT/{user}/default"
     conf = {
-        "spark.kyuubi.ha.addresses": zk.address,
+        "spark.kyuubi.ha.addresses": addresses,
         "spark.kyuubi.ha.namespace": ns,
         "spark.kyuubi.ha.engine.ref.id": ref,
         "spark.kyuubi.engine.share.level": level,
+    }
+    conf.update(extra)
+    return ns, ref, conf
+
+
+def engine_conf(zk, user="bob", ref=None, level="USER", **extra):
+    return kyuubi_conf(zk.address, user, ref, level, **{
         "spark.kyuubi.ha.zookeeper.session.timeout": "4000",
         "spark.kyuubi.ha.zookeeper.connection.timeout": "5000",
         "spark.kyuubi.ha.zookeeper.connection.base.retry.wait": "1000",
         "spark.kyuubi.ha.zookeeper.connection.max.retries": "5",
-    }
-    conf.update(extra)
-    return ns, ref, conf
+        **extra})
 
 
 def args_for(conf, port=15002, *more):
