@@ -20,7 +20,7 @@ static const char *const names[EV__COUNT] = {
 	"jvm-destroyed", "spark-stopped",     "ctl-drain",
 	"ctl-stop",      "reg-node-deleted",  "reg-lost",
 	"reg-registered", "connect-port",      "probe",
-	"reg-failed",    "reg-deregistered",  "activity",
+	"reg-connect-failed", "reg-failed", "reg-deregistered", "activity",
 	"probe-quiesced",
 };
 

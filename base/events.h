@@ -20,6 +20,7 @@ enum ev_type {
 	EV_PROBE,              /* value: 1 connect port answers, 0 it stopped answering */
 	/* Results of the main loop's blocking work, done on worker threads
 	 * (launcher/jobs.c) so the loop itself never waits: */
+	EV_REG_CONNECT_FAILED, /* the registry connection made while the JVM boots failed; text: why */
 	EV_REG_FAILED,         /* (re-)registration failed; value: 1 re-registration (SIGHUP); text: why */
 	EV_REG_DEREGISTERED,   /* deregistration finished; value: 0 node gone, -1 not in time */
 	EV_ACTIVITY,           /* fresh activity figures in engine_info; value: 0 ok, -1 no answer */

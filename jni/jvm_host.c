@@ -630,7 +630,6 @@ static void *jvm_thread_main(void *arg)
 		return NULL;
 	if (H.launch.on_created)
 		H.launch.on_created();
-	events_post(EV_JVM_CREATED, 0, NULL);
 
 	jobject cur = ju_current_thread(env);
 	H.main_thread = cur ? (*env)->NewGlobalRef(env, cur) : NULL;
@@ -641,6 +640,9 @@ static void *jvm_thread_main(void *arg)
 		log_error("cannot start the JVM ops thread");
 		ops_stop();
 	}
+	/* Only now: a stop that began while the JVM was being created asks
+	 * the ops thread to end it as soon as this arrives. */
+	events_post(EV_JVM_CREATED, 0, NULL);
 
 	char exc[1024];
 	run_main(env, exc, sizeof(exc));

@@ -17,6 +17,7 @@
 #include "base/thread.h"
 #include "jni/jvm_host.h"
 #include "launcher/engine_probe.h"
+#include "launcher/timeline.h"
 #include "shim/registry/registry.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -25,6 +26,7 @@ static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
 static int reg_running;   /* a registration job is inside the registry */
 static int reg_cancelled; /* deregistration began: no registration from now on */
 static int reg_jobs;      /* registry workers alive */
+static int conn_running;  /* a connect job is inside the registry */
 
 static void init_cv(void) { cond_init_monotonic(&cv); }
 
@@ -63,10 +65,17 @@ static void *register_main(void *arg)
 	char err[1024];
 	int rc = -1, cancelled;
 	pthread_mutex_lock(&mu);
+	/* The session the connect job is opening is the one to register in
+	 * (its wait is bounded by the connection timeout). */
+	while (conn_running && !reg_cancelled)
+		pthread_cond_wait(&cv, &mu);
 	cancelled = reg_cancelled;
 	pthread_mutex_unlock(&mu);
+	int64_t t0 = timeline_now();
 	if (!cancelled)
 		rc = registry_register(&ep, err, sizeof(err));
+	if (rc == 0)
+		timeline_phase(rereg ? "re-registration" : "registration (node created)", t0);
 	pthread_mutex_lock(&mu);
 	reg_running = 0;
 	cancelled = reg_cancelled;
@@ -92,6 +101,42 @@ int jobs_register(int reregister)
 		return -1;
 	spawn(register_main, reregister ? (void *)1 : NULL);
 	return 0;
+}
+
+static void *connect_main(void *arg)
+{
+	(void)arg;
+	char err[1024];
+	int64_t t0 = timeline_now();
+	pthread_mutex_lock(&mu);
+	int rc = -1, cancelled = reg_cancelled;
+	pthread_mutex_unlock(&mu);
+	if (!cancelled)
+		rc = registry_connect(err, sizeof(err));
+	timeline_phase("registry connect", t0);
+	pthread_mutex_lock(&mu);
+	conn_running = 0;
+	cancelled = reg_cancelled;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	if (rc < 0 && !cancelled)
+		events_post(EV_REG_CONNECT_FAILED, 0, "%s", err);
+	reg_job_done();
+	return NULL;
+}
+
+void jobs_connect_registry(void)
+{
+	pthread_once(&cv_once, init_cv);
+	pthread_mutex_lock(&mu);
+	int skip = reg_cancelled || conn_running || reg_running;
+	if (!skip) {
+		conn_running = 1;
+		reg_jobs++;
+	}
+	pthread_mutex_unlock(&mu);
+	if (!skip)
+		spawn(connect_main, NULL);
 }
 
 static void *deregister_main(void *arg)

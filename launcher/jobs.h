@@ -2,7 +2,10 @@
  * a short-lived worker thread and returns at once; the worker reports its
  * result as an event the loop reacts to:
  *
- *   jobs_register        registry_register, from engine_info's endpoint
+ *   jobs_connect_registry  registry_connect while the JVM boots (timeline
+ *                        phase "registry connect") -> EV_REG_CONNECT_FAILED
+ *                        on failure, nothing on success
+ *   jobs_register        registry_register (after a connect job ended), from engine_info's endpoint
  *                        (SIGHUP: registry_deregister first) -> EV_REG_REGISTERED
  *                        (posted by the registry) or EV_REG_FAILED
  *   jobs_deregister      registry_deregister, aborting any registration
@@ -18,6 +21,7 @@
 /* 0 started; -1 when a registration is already under way or deregistration
  * has begun (nothing is started, no event comes). */
 int jobs_register(int reregister);
+void jobs_connect_registry(void);
 void jobs_deregister(void);
 void jobs_query_activity(int timeout_ms);
 void jobs_quiesce_probe(int timeout_ms);

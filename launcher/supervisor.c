@@ -29,6 +29,7 @@
 #include "launcher/jobs.h"
 #include "launcher/sdnotify.h"
 #include "launcher/signals.h"
+#include "launcher/timeline.h"
 #include "shim/ctl/ctl_service.h"
 #include "shim/ctl/health_service.h"
 #include "shim/ctl/control_service.h"
@@ -166,9 +167,12 @@ static void fail(struct engine *s, int code, const char *fmt, const char *detail
 {
 	char msg[1200];
 	snprintf(msg, sizeof(msg), fmt, detail);
-	if (!s->jvm_created || s->jvm_gone)
+	/* No JVM left, or its creation is what hangs: nothing to stop. */
+	if (s->jvm_gone || (!s->jvm_created && code == EXIT_START_TIMEOUT))
 		exit_now(code, "%s", msg);
-	/* The JVM is up: stop it properly; the reason is the final error line. */
+	/* The JVM is up or on its way (a failure of the set-up overlapped with
+	 * its boot): stop it properly once it exists; the reason is the final
+	 * error line. */
 	begin_stop(s, code, 0, msg);
 }
 
@@ -179,13 +183,21 @@ static void set_host(struct engine_info *e, void *arg)
 	snprintf(e->connect_host, sizeof(e->connect_host), "%s", (const char *)arg);
 }
 
+/* The default control address is next to the connect port: known only
+ * once Spark bound it. Any other is bound while the JVM boots. */
+static int control_waits_for_port(const struct engine *s)
+{
+	return strcmp(s->settings.control_address, "127.0.0.1:+1") == 0;
+}
+
 static void start_control(struct engine *s)
 {
 	const char *want = s->settings.control_address;
-	if (!want[0])
+	if (!want[0] || s->control)
 		return;
+	int64_t t0 = timeline_now();
 	char addr[320], bound[320], err[512];
-	int is_default = strcmp(want, "127.0.0.1:+1") == 0;
+	int is_default = control_waits_for_port(s);
 	if (is_default)
 		snprintf(addr, sizeof(addr), "127.0.0.1:%d", s->connect_port < 65535 ? s->connect_port + 1 : 0);
 	else
@@ -203,6 +215,7 @@ static void start_control(struct engine *s)
 		fail(s, errno == EADDRINUSE ? EXIT_PORT_IN_USE : EXIT_USAGE, "control endpoint: %s", err);
 		return;
 	}
+	timeline_phase("control server start", t0);
 	/* ctl_server_start published `bound` in engine_info and logged it. */
 }
 
@@ -214,7 +227,9 @@ static void on_connect_port(struct engine *s, int port)
 		snprintf(host, sizeof(host), "%s", s->probe_host);
 	engine_info_update(set_host, host);
 	log_info("Spark Connect server bound port %d", port);
-	start_control(s);
+	timeline_point("connect port known");
+	if (control_waits_for_port(s))
+		start_control(s);
 }
 
 static void announce_ready(struct engine *s)
@@ -426,6 +441,10 @@ static void on_event(struct engine *s, const struct shim_event *ev)
 		break;
 	case EV_REG_REGISTERED:
 		break; /* the registry logged it, with the node's data and timing */
+	case EV_REG_CONNECT_FAILED:
+		if (!state_is_stopping(st))
+			fail(s, EXIT_REGISTER, "registration with the gateway failed: %s", ev->text);
+		break;
 	case EV_REG_FAILED:
 		if (ev->value)
 			log_error("SIGHUP: re-registration failed: %s", ev->text);
@@ -607,6 +626,18 @@ static void on_state(enum shim_state from, enum shim_state to, const char *reaso
 		statefile_write(to);
 }
 
+/* What needs no running Spark is done while the JVM boots (its creation
+ * runs on the JVM thread): connect to the discovery service (the node is
+ * created once Spark serves) and bind a control address that does not
+ * depend on the connect port. A failure stops the JVM like any other. */
+static void start_during_boot(struct engine *s)
+{
+	if (registry_enabled())
+		jobs_connect_registry();
+	if (!control_waits_for_port(s))
+		start_control(s);
+}
+
 int supervise(struct engine *s)
 {
 	lifecycle_add_listener(on_state, NULL);
@@ -626,6 +657,7 @@ int supervise(struct engine *s)
 	snprintf(pc.host, sizeof(pc.host), "%s", s->probe_host);
 	if (probe_start(&pc) < 0)
 		fail(s, EXIT_INTERNAL, "%s", "cannot start the probe thread");
+	start_during_boot(s);
 
 	while (!s->jvm_gone) {
 		struct pollfd p[2] = {{s->signal_fd, POLLIN, 0}, {events_fd(), POLLIN, 0}};

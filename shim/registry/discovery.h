@@ -59,7 +59,14 @@ struct discovery_backend {
 	/* 1 while a session or a monitor exists. */
 	int (*busy)(struct discovery_ctx *ctx);
 
-	/* Start from a fresh session: connect, create ctx->prefix with ctx->data
+	/* Optional (NULL: nothing to do early). While the JVM boots: open the
+	 * session register_node will use (connect, authenticate, create the
+	 * namespace), bounded by the connection timeout. 0, or -1 with a
+	 * one-line error (nothing left behind). register_node uses this
+	 * session when it is still good, else opens a fresh one. */
+	int (*connect)(struct discovery_ctx *ctx, char *err, size_t errlen);
+
+	/* Start from a fresh session (or connect's): connect, create ctx->prefix with ctx->data
 	 * (ephemeral, sequential), watch it and start monitoring; bounded by the
 	 * backend's connection timeout. 0 and the node's path in path; -1 with
 	 * a one-line error (nothing left behind); -2 when the node exists but

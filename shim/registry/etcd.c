@@ -915,6 +915,27 @@ static int etcd_register(struct discovery_ctx *ctx, char *path, size_t pathlen, 
 	return 0;
 }
 
+/* While the JVM boots: open the channel (and log in) and let gRPC connect
+ * in the background, so that the registration finds it ready. Never fatal:
+ * a failure here is retried, with failover, by the registration. */
+static int etcd_connect(struct discovery_ctx *ctx, char *err, size_t errlen)
+{
+	C = ctx;
+	pthread_mutex_lock(&C->mu);
+	size_t ep = E.ep;
+	pthread_mutex_unlock(&C->mu);
+	if (open_channel(ep, monotonic_ms() + E.cfg->connect_timeout_ms, err, errlen) < 0) {
+		log_debug("etcd: early connect: %s; the registration tries again", err);
+		drop_channel();
+		return 0;
+	}
+	pthread_mutex_lock(&C->mu);
+	if (E.ch)
+		grpc_channel_check_connectivity_state(E.ch, 1);
+	pthread_mutex_unlock(&C->mu);
+	return 0;
+}
+
 static int etcd_deregister(struct discovery_ctx *ctx)
 {
 	C = ctx;
@@ -994,6 +1015,7 @@ const struct discovery_backend etcd_backend = {
 	.conf_free = etcd_conf_free_op,
 	.configure = etcd_configure,
 	.busy = etcd_busy,
+	.connect = etcd_connect,
 	.register_node = etcd_register,
 	.deregister = etcd_deregister,
 	.close = etcd_close,

@@ -38,6 +38,7 @@ static struct {
 	void *bconf;          /* the backend's settings */
 	char *prefix;         /* path to create, "<ns>/serverUri=...;sequence=" */
 	char data[300];       /* "<host>:<port>" */
+	int connected;        /* registry_connect's session awaits registry_register */
 	int dereg_busy;       /* a deregister is deleting right now */
 	int dereg_rc;
 } R;
@@ -192,15 +193,18 @@ int registry_register(const struct reg_endpoint *ep, char *err, size_t errlen)
 		return -1;
 	}
 	pthread_mutex_lock(&D.mu);
-	int stopping = D.stopping;
+	int stopping = D.stopping, connected = R.connected && !stopping;
+	R.connected = 0;
 	pthread_mutex_unlock(&D.mu);
-	if (!stopping && R.ops->busy(&D)) {
+	if (!stopping && !connected && R.ops->busy(&D)) {
 		snprintf(err, errlen, "already registered; deregister first");
 		return -1;
 	}
 	/* Registering again after a deregister (SIGHUP): start from a fresh
-	 * session, as on the first registration. */
-	R.ops->close(&D, 0);
+	 * session, as on the first registration. The first one uses the
+	 * session registry_connect opened while Spark started. */
+	if (!connected)
+		R.ops->close(&D, 0);
 	if (!ep || !ep->host || !advertise_host_ok(ep->host) || ep->port < 1 || ep->port > 65535) {
 		snprintf(err, errlen, "cannot publish endpoint %s:%d (need host name or IPv4 and "
 			 "a port 1-65535)", ep && ep->host ? ep->host : "(null)", ep ? ep->port : 0);
@@ -250,6 +254,33 @@ int registry_register(const struct reg_endpoint *ep, char *err, size_t errlen)
 	}
 	log_info("registered with the gateway as %s -> %s (%lld ms)", path, R.data,
 		 (long long)(monotonic_ms() - t0));
+	return 0;
+}
+
+int registry_connect(char *err, size_t errlen)
+{
+	pthread_once(&cv_once, init_cv);
+	pthread_mutex_lock(&D.mu);
+	const struct discovery_backend *ops = R.configured && R.cfg.enabled ? R.ops : NULL;
+	int stopping = D.stopping;
+	pthread_mutex_unlock(&D.mu);
+	if (!ops || !ops->connect)
+		return 0;
+	if (stopping) {
+		snprintf(err, errlen, "deregistered while connecting");
+		return -1;
+	}
+	int64_t t0 = monotonic_ms();
+	int rc = ops->connect(&D, err, errlen);
+	pthread_mutex_lock(&D.mu);
+	R.connected = rc == 0;
+	pthread_mutex_unlock(&D.mu);
+	if (rc < 0) {
+		publish(REG_FAILED, "");
+		return -1;
+	}
+	log_debug("%s: connected for registration in %lld ms", ops->name,
+		  (long long)(monotonic_ms() - t0));
 	return 0;
 }
 
@@ -319,6 +350,7 @@ void registry_close(void)
 	R.prefix = NULL;
 	D.prefix = NULL;
 	R.configured = 0;
+	R.connected = 0;
 	D.stopping = 0;
 	pthread_mutex_unlock(&D.mu);
 }

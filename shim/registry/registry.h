@@ -45,7 +45,15 @@ int registry_configure(const struct conf *c, char *err, size_t errlen);
 /* 1 when registration is on (kyuubi.ha.addresses non-empty), after configure. */
 int registry_enabled(void);
 
-/* Connect, authenticate, create the persistent parents and our node, watch
+/* While Spark starts (any thread, after configure): connect and
+ * authenticate, and create the persistent parents, so that
+ * registry_register only creates the node. Bounded by
+ * kyuubi.ha.zookeeper.connection.timeout; aborted by registry_deregister.
+ * 0 (also when registration is off, or the backend has nothing to do
+ * early), or -1 with a one-line error (exit EXIT_REGISTER). */
+int registry_connect(char *err, size_t errlen);
+
+/* Connect (unless registry_connect did), authenticate, create the persistent parents and our node, watch
  * it, start the monitor. Bounded by kyuubi.ha.zookeeper.connection.timeout.
  * 0 (also when registration is off: nothing happens), or -1 with a one-line
  * error (exit EXIT_REGISTER). Posts EV_REG_REGISTERED. Must be called from a

@@ -65,6 +65,8 @@ static struct {
 	int64_t retry_at;
 	int lost_posted;
 
+	int session_ready;    /* zk_connect's session (namespace made), no node yet */
+
 	int quit;
 	int monitor_running;
 	pthread_t monitor;
@@ -325,24 +327,33 @@ static int create_node(zhandle_t *zh, int64_t deadline, char *out, size_t outlen
 	}
 }
 
-/* Open a session and create + watch our node. On failure the handle stays
- * in Z.zh for the caller to drop. */
-static int do_register(int64_t deadline, char *err, size_t errlen)
+/* Open a session, authenticate and create the namespace. NULL on failure;
+ * the handle stays in Z.zh for the caller to drop either way. */
+static zhandle_t *open_session(int64_t deadline, char *err, size_t errlen)
 {
 	zhandle_t *zh = open_handle(err, errlen);
 	if (!zh || wait_connected(deadline, err, errlen) < 0)
-		return -1;
+		return NULL;
 	if (Z.cfg->digest) {
 		int rc = zkop_add_auth(zh, "digest", Z.cfg->digest, deadline, &C->aborting);
 		if (rc != ZOK) {
 			snprintf(err, errlen, "ZooKeeper digest authentication failed: %s",
 				 zerror(rc));
-			return -1;
+			return NULL;
 		}
 	}
+	return ensure_parents(zh, deadline, err, errlen) < 0 ? NULL : zh;
+}
+
+/* Create + watch our node in the session zh (open_session's, or a fresh
+ * one when zh is NULL). On failure the handle stays in Z.zh for the caller
+ * to drop. */
+static int do_register(zhandle_t *zh, int64_t deadline, char *err, size_t errlen)
+{
+	if (!zh && !(zh = open_session(deadline, err, errlen)))
+		return -1;
 	char path[ZPATH_MAX];
-	if (ensure_parents(zh, deadline, err, errlen) < 0 ||
-	    create_node(zh, deadline, path, sizeof(path), err, errlen) < 0)
+	if (create_node(zh, deadline, path, sizeof(path), err, errlen) < 0)
 		return -1;
 
 	char *copy = strdup(path);
@@ -523,7 +534,7 @@ static void reregister_locked(void)
 	}
 	pthread_mutex_unlock(&C->mu);
 	char err[512];
-	int rc = do_register(deadline, err, sizeof(err));
+	int rc = do_register(NULL, deadline, err, sizeof(err));
 	if (rc < 0)
 		drop_handle();
 	int64_t ms = monotonic_ms() - t0;
@@ -742,12 +753,19 @@ static int zk_register(struct discovery_ctx *ctx, char *path, size_t pathlen, ch
 {
 	C = ctx;
 	pthread_mutex_lock(&C->mu);
+	/* The session zk_connect opened while the JVM booted, if still good. */
+	zhandle_t *ready = Z.session_ready && Z.zstate == ZOO_CONNECTED_STATE ? Z.zh : NULL;
+	int stale = Z.zh && !ready;
+	Z.session_ready = 0;
 	Z.quit = Z.lost_posted = Z.reregister_pending = 0;
 	Z.ev_deleted = Z.ev_expired = Z.ev_rearm = Z.delete_unverified = 0;
-	Z.disconnected_since = 0;
+	if (!ready)
+		Z.disconnected_since = 0;
 	pthread_mutex_unlock(&C->mu);
 
-	if (do_register(monotonic_ms() + Z.cfg->connect_timeout_ms, err, errlen) < 0) {
+	if (stale)
+		drop_handle();
+	if (do_register(ready, monotonic_ms() + Z.cfg->connect_timeout_ms, err, errlen) < 0) {
 		drop_handle();
 		return -1;
 	}
@@ -760,6 +778,26 @@ static int zk_register(struct discovery_ctx *ctx, char *path, size_t pathlen, ch
 		snprintf(err, errlen, "cannot start the registry monitor thread: %s", strerror(prc));
 		return -2;
 	}
+	return 0;
+}
+
+static int zk_connect(struct discovery_ctx *ctx, char *err, size_t errlen)
+{
+	C = ctx;
+	pthread_mutex_lock(&C->mu);
+	Z.session_ready = 0;
+	Z.disconnected_since = 0;
+	pthread_mutex_unlock(&C->mu);
+	zhandle_t *zh = open_session(monotonic_ms() + Z.cfg->connect_timeout_ms, err, errlen);
+	if (!zh) {
+		drop_handle();
+		return -1;
+	}
+	pthread_mutex_lock(&C->mu);
+	Z.session_ready = 1;
+	pthread_mutex_unlock(&C->mu);
+	log_debug("ZooKeeper: session ready for registration (namespace %s)",
+		  C->cfg->namespace_path);
 	return 0;
 }
 
@@ -817,6 +855,7 @@ const struct discovery_backend zk_backend = {
 	.conf_free = zk_conf_free_op,
 	.configure = zk_configure,
 	.busy = zk_busy,
+	.connect = zk_connect,
 	.register_node = zk_register,
 	.deregister = zk_deregister,
 	.close = zk_close,

@@ -8,6 +8,7 @@ stand-in Spark home (env SPARKSHIM_STANDIN); fails otherwise. Everything
 binds 127.0.0.1: ZooKeeper, the connect port (port 0), the control port.
 """
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 
 from zkclient import ZkClient, nodes_with
 from engine import missing, wait_for
-from exitcodes import EXIT_SPARK_START, EXIT_SUBMIT_EXPIRED
+from exitcodes import EXIT_PORT_IN_USE, EXIT_REGISTER, EXIT_SPARK_START, EXIT_SUBMIT_EXPIRED
 from zkserver import zk  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -286,3 +287,81 @@ def test_startup_failure_is_reported_for_the_gateway(zk, gateway):
     assert "sparkshim.EngineStartException: Spark failed to start: " \
            "java.lang.IllegalStateException: standin: injected startup failure" in text, text[-3000:]
     assert not nodes_with(zk.port, e.ns, f"refId={e.ref}")
+
+
+# ---- set-up overlapped with the JVM's boot (issue 12, item 3) ----
+
+DEBUG = ("spark.sparkshim.log.level", "debug")
+
+
+def timeline(text):
+    """The debug log's start-up timeline: {phase: (start, end)} and
+    {point: at}, in ms since exec (launcher/timeline.h)."""
+    phases = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in
+              re.finditer(r"timeline: (.+?) (\d+)-(\d+) ms \(\d+ ms\) since exec", text)}
+    points = {m.group(1): int(m.group(2)) for m in
+              re.finditer(r"timeline: (.+?) at (\d+) ms since exec", text)}
+    return phases, points
+
+
+def test_registry_connects_while_the_jvm_boots(zk, gateway):
+    # Spark takes 1.5 s longer to bind: ample time for the connection to
+    # be made while it boots, however loaded the machine.
+    e = gateway(extra=[DEBUG, ("spark.standin.startup.delay.ms", "1500")])
+    e.discover(zk)
+    phases, points = timeline(e.text())
+    create, conn = phases["JNI_CreateJavaVM"], phases["registry connect"]
+    ready = points["READY (connect port answered)"]
+    node = phases["registration (node created)"]
+    # Not before the JVM: its creation had begun; done before Spark served.
+    assert create[0] <= conn[0] and conn[1] > create[0], (create, conn)
+    assert conn[1] <= ready, (conn, ready)
+    # Registration still only once Spark serves, in the session opened early.
+    assert node[0] >= ready, (node, ready)
+    assert len(re.findall(r"ZooKeeper session 0x[0-9a-f]+ connected", e.text())) == 1, \
+        e.text()[-4000:]
+    e.proc.send_signal(signal.SIGTERM)
+    assert e.wait() == 0, e.text()[-4000:]
+
+
+def _stopped_during_boot(e, code, why):
+    """The engine failed while Spark was still starting (it would only bind
+    after a minute): the JVM stopped through the graceful stop path with the
+    right code, the failure as the one error line, nothing registered."""
+    assert e.wait(timeout=50) == code, e.text()[-4000:]
+    text = e.text()
+    assert f"stopping: {why}" in text, text[-4000:]
+    assert "serving Spark Connect" not in text and "connect port known" not in text
+    errors = [line for line in text.splitlines() if line.startswith("sparkshim: error: ")]
+    assert len(errors) == 1 and why in errors[0], errors
+    # Kyuubi's engine-log reader picks lines with "Exception:".
+    assert f"sparkshim.EngineStartException: {why}" in text
+
+
+def test_zookeeper_unreachable_during_boot_stops_the_jvm(zk, gateway):
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))  # bound, never listening: connections refused
+    try:
+        e = gateway(extra=[DEBUG, ("spark.kyuubi.ha.addresses",
+                                   "127.0.0.1:%d" % dead.getsockname()[1]),
+                           ("spark.kyuubi.ha.zookeeper.connection.timeout", "1500"),
+                           ("spark.standin.startup.delay.ms", "60000")])
+        _stopped_during_boot(e, EXIT_REGISTER,
+                             "registration with the gateway failed: could not connect to "
+                             "ZooKeeper")
+    finally:
+        dead.close()
+
+
+def test_control_bind_failure_during_boot_stops_the_jvm(zk, gateway):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        port = taken.getsockname()[1]
+        e = gateway(extra=[DEBUG, ("spark.sparkshim.control.address", "127.0.0.1:%d" % port),
+                           ("spark.standin.startup.delay.ms", "60000")])
+        _stopped_during_boot(e, EXIT_PORT_IN_USE, "control endpoint: ")
+        assert not nodes_with(zk.port, e.ns, f"refId={e.ref}")
+    finally:
+        taken.close()
