@@ -13,6 +13,7 @@
 #include "base/lifecycle.h"
 #include "base/log.h"
 #include "jni/jvm_host.h"
+#include "launcher/timeline.h"
 #include "shim/ctl/connect_probe.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -121,6 +122,7 @@ static int discover_port(void)
 	while (pause_ms(backoff) && !quiesce) {
 		int port = jvm_connect_port(2000);
 		if (port > 0) {
+			timeline_point("connect port read from Spark");
 			engine_info_update(set_port, &port);
 			events_post(EV_CONNECT_PORT, port, NULL);
 			return port;
@@ -144,17 +146,23 @@ static void refresh_activity(void)
 static void *probe_main(void *arg)
 {
 	(void)arg;
+	int64_t t0 = timeline_now();
+	connect_probe_prepare();
+	timeline_phase("gRPC client init (probe)", t0);
 	int port = discover_port();
 	if (!port) {
 		quiesce_now();
 		return NULL;
 	}
-	int alive = -1, have_app = 0;
+	int alive = -1, have_app = 0, attempts = 0;
 	int64_t next_activity = 0, timeout = cfg.interval_ms < 2000 ? cfg.interval_ms : 2000;
 	/* Until the first answer, probe fast: READY waits on it. */
 	int64_t period = 100;
 	do {
+		int64_t t_probe = timeline_now();
 		int now_alive = connect_probe(cfg.host, port, (int)timeout);
+		if (!have_app && ++attempts <= 20)
+			timeline_phase(now_alive ? "probe (answered)" : "probe (no answer)", t_probe);
 		if (now_alive) {
 			pthread_mutex_lock(&mu);
 			last_alive = monotonic_ms();
@@ -163,11 +171,14 @@ static void *probe_main(void *arg)
 		}
 		/* App id and UI before the first "alive": READY publishes them. */
 		if (now_alive && !have_app) {
+			timeline_point("connect port answered the probe");
+			int64_t t_app = timeline_now();
 			struct jvm_app_info app;
 			memset(&app, 0, sizeof(app));
 			if (jvm_query_app(&app, 2000) == 0)
 				engine_info_update(set_app, &app);
 			have_app = 1;
+			timeline_phase("app id and UI from Spark", t_app);
 		}
 		if (now_alive != alive) {
 			alive = now_alive;

@@ -51,12 +51,19 @@ canon() {
 	readlink -f -- "$1" 2>/dev/null || printf '%s\n' "$1"
 }
 
-self=$0
-case $self in
-*/*) ;;
-*) self=$(command -v -- "$self" 2>/dev/null || printf '%s\n' "$self") ;;
-esac
-self_real=$(canon "$self")
+# This script's canonical path, found only when needed (a Spark Connect
+# launch with SPARKSHIM_BIN set, the gateway's case, forks nothing before
+# exec'ing sparkshim).
+self_real=
+find_self() {
+	[ -n "$self_real" ] && return
+	self=$0
+	case $self in
+	*/*) ;;
+	*) self=$(command -v -- "$self" 2>/dev/null || printf '%s\n' "$self") ;;
+	esac
+	self_real=$(canon "$self")
+}
 
 # spark-submit options that take a value (Spark 3.x-4.x); everything else
 # that starts with '-' and is not a switch ends option parsing, as does the
@@ -142,12 +149,14 @@ if [ "$connect" = 1 ]; then
 	if [ -n "${SPARKSHIM_BIN:-}" ]; then
 		bin=$SPARKSHIM_BIN
 	else
+		find_self
 		bin=$(dirname -- "$self_real")/../../bin/sparkshim
 		if [ ! -x "$bin" ]; then
 			bin=$(command -v sparkshim 2>/dev/null) || bin=
 		fi
 	fi
 	if [ -z "$bin" ] || [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
+		find_self
 		die 127 "sparkshim not found (tried ${SPARKSHIM_BIN:+SPARKSHIM_BIN=$SPARKSHIM_BIN, }$(dirname -- "$self_real")/../../bin/sparkshim and PATH)"
 	fi
 	debug "Spark Connect launch: exec $bin"
@@ -161,6 +170,7 @@ elif [ -n "${SPARK_HOME:-}" ]; then
 else
 	die 64 "SPARK_HOME is not set and SPARKSHIM_REAL_SPARK_SUBMIT is empty: cannot find spark-submit"
 fi
+find_self
 if [ "$(canon "$real")" = "$self_real" ]; then
 	die 64 "$real is this wrapper; set SPARKSHIM_REAL_SPARK_SUBMIT to Spark's own bin/spark-submit"
 fi

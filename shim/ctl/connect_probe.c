@@ -18,17 +18,30 @@ static int grpc_ref;            /* 1 while we hold a grpc_init() reference */
 static grpc_channel *cached;    /* idle cached channel, or NULL */
 static char cached_target[300];
 
+/* With mu held: our grpc_init() reference. */
+static void grpc_ref_locked(void)
+{
+	if (!grpc_ref) {
+		grpc_log_bridge_install();
+		grpc_init();
+		grpc_ref = 1;
+	}
+}
+
+void connect_probe_prepare(void)
+{
+	pthread_mutex_lock(&mu);
+	grpc_ref_locked();
+	pthread_mutex_unlock(&mu);
+}
+
 /* Take the cached channel for target out of the cache (exclusive use
  * without holding the lock during the probe), or open a new one. */
 static grpc_channel *channel_take(const char *target)
 {
 	grpc_channel *ch = NULL, *stale = NULL;
 	pthread_mutex_lock(&mu);
-	if (!grpc_ref) {
-		grpc_log_bridge_install();
-		grpc_init();
-		grpc_ref = 1;
-	}
+	grpc_ref_locked();
 	if (cached && strcmp(cached_target, target) == 0) {
 		ch = cached;
 		cached = NULL;

@@ -19,6 +19,10 @@
  * Initializes gRPC on first use. */
 int connect_probe(const char *host, int port, int timeout_ms);
 
+/* Initialize gRPC now (the first probe would): done while the JVM boots,
+ * so that the first probe after Spark binds only dials. */
+void connect_probe_prepare(void);
+
 /* Destroy the cached channel and drop the probe's gRPC reference. Call once
  * at exit, after the last connect_probe; a later probe starts over. */
 void connect_probe_shutdown(void);
