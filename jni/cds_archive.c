@@ -1,4 +1,5 @@
 #include "jni/cds_archive.h"
+#include "jni/cache_prune.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -198,6 +200,28 @@ static void remove_stale_dumps(const char *dir)
 		closedir(d);
 }
 
+/* The archive this process maps, locked shared for its whole life: the
+ * pruner (cache_prune.h) deletes an archive only under an exclusive lock.
+ * 1 held; 0 when it is gone (pruned between our look and our lock). */
+static int held_archive_fd = -1;
+
+static int hold_archive(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct stat a, b;
+	if (flock(fd, LOCK_SH) < 0 || fstat(fd, &a) < 0 || stat(path, &b) < 0 ||
+	    a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+		close(fd);
+		return 0;
+	}
+	if (held_archive_fd >= 0)
+		close(held_archive_fd);
+	held_archive_fd = fd;
+	return 1;
+}
+
 static int mkdir_p(const char *dir)
 {
 	char d[PATH_MAX];
@@ -321,7 +345,11 @@ void cds_plan_make(const char *dir, const char *java_home, const char *libjvm,
 		unlink(out->archive);
 		errno = ENOENT;
 	}
-	if (stat(out->archive, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+	if (stat(out->archive, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    hold_archive(out->archive)) {
+		char mp[PATH_MAX + 8];
+		meta_path(out->archive, mp, sizeof(mp));
+		cache_prune_touch(mp); /* its last use, for the pruner */
 		if (strvec_pushf(options, "-XX:SharedArchiveFile=%s", out->archive) < 0 ||
 		    strvec_push(options, "-XX:+VerifySharedSpaces") < 0) {
 			snprintf(out->why, sizeof(out->why), "out of memory");

@@ -1,4 +1,5 @@
 #include "jni/launcher_cache.h"
+#include "jni/cache_prune.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -666,5 +667,6 @@ int launcher_cache_load(const char *dir, const char *material, size_t mlen,
 			return -1;
 		}
 	out->exit_code = 0;
+	cache_prune_touch(path); /* its last use, for the pruner */
 	return 0;
 }

@@ -18,6 +18,8 @@
 #include "base/exitcodes.h"
 #include "base/log.h"
 #include "base/clock.h"
+#include "base/thread.h"
+#include "jni/cache_prune.h"
 #include "jni/cds_archive.h"
 #include "jni/java_cmdline.h"
 #include "jni/jvm_host.h"
@@ -470,4 +472,38 @@ int start_engine_jvm(struct engine *s)
 		return EXIT_JVM_CREATE;
 	}
 	return 0;
+}
+
+/* ---- cache pruning, while the JVM boots ---- */
+
+static struct {
+	char dir[PATH_MAX];
+	struct cache_prune_limits lim;
+} prune;
+
+static void *prune_main(void *arg)
+{
+	(void)arg;
+	int64_t t0 = timeline_now();
+	struct cache_prune_result r;
+	if (cache_prune(prune.dir, &prune.lim, epoch_ms(), &r) < 0)
+		log_debug("cache pruning: cannot list %s: %s", prune.dir, strerror(errno));
+	else if (r.removed)
+		log_info("cache pruning: removed %d entr%s (%lld KiB) from %s; %lld KiB kept%s",
+			 r.removed, r.removed == 1 ? "y" : "ies", (long long)(r.bytes_freed >> 10),
+			 prune.dir, (long long)(r.bytes_kept >> 10),
+			 r.in_use ? " (archives in use by running engines are kept)" : "");
+	timeline_phase("cache pruning", t0);
+	return NULL;
+}
+
+void engine_cache_prune_start(struct engine *s)
+{
+	if ((!s->settings.launcher_cache && !s->settings.cds) ||
+	    cache_dir(s, prune.dir, sizeof(prune.dir)) < 0)
+		return;
+	prune.lim.max_age_ms = s->settings.cache_max_age_ms;
+	prune.lim.max_bytes = s->settings.cache_max_bytes;
+	if (thread_start_detached(prune_main, NULL, 128u << 10) != 0)
+		log_debug("cache pruning: no thread; not pruned this time");
 }

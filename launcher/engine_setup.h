@@ -17,6 +17,9 @@ int print_launch_command(struct engine *s);
 /* Once READY, on the main thread: start the background class-data archive
  * dump if this start recorded a class list (cds_archive.h). */
 void engine_cds_ready(void);
+/* While the JVM boots, on a thread of its own: prune the start-up cache
+ * (cache_prune.h; sparkshim.cache.max.age / .max.size.mb). */
+void engine_cache_prune_start(struct engine *s);
 /* On the way out: an unfinished dump is killed and reaped. */
 void engine_cds_cancel(void);
 

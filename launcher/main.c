@@ -160,6 +160,7 @@ int main(int argc, char **argv)
 		cleanup_files();
 		return rc;
 	}
+	engine_cache_prune_start(&S);
 
 	rc = supervise(&S);
 	engine_cds_cancel();

@@ -10,6 +10,7 @@
 #include "shim/registry/registry.h"
 
 #define MIN 60000LL
+#define DAY (24 * 60 * MIN)
 
 static int merge(struct conf *m, const struct conf *cli, const char *file,
 		 const struct conf *spark, char *err, size_t errlen)
@@ -76,6 +77,7 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 		goto out;
 
 	int64_t init_timeout;
+	long cache_mb = 0;
 	if (registry_init_timeout_ms(spark_conf, &init_timeout, err, errlen) < 0 ||
 	    conf_get_duration(&m, "sparkshim.start.timeout", init_timeout, &s->start_timeout_ms, err,
 			      errlen) < 0 ||
@@ -92,8 +94,18 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 	    conf_get_bool(&m, "sparkshim.exit.with.parent", 0, &s->exit_with_parent, err,
 			  errlen) < 0 ||
 	    conf_get_bool(&m, "sparkshim.launcher.cache", 1, &s->launcher_cache, err, errlen) < 0 ||
-	    conf_get_bool(&m, "sparkshim.cds", 1, &s->cds, err, errlen) < 0)
+	    conf_get_bool(&m, "sparkshim.cds", 1, &s->cds, err, errlen) < 0 ||
+	    conf_get_duration(&m, "sparkshim.cache.max.age", 30 * DAY, &s->cache_max_age_ms, err,
+			      errlen) < 0 ||
+	    conf_get_int(&m, "sparkshim.cache.max.size.mb", 2048, 1, 1L << 30, &cache_mb, err,
+			 errlen) < 0)
 		goto out;
+	s->cache_max_bytes = (int64_t)cache_mb << 20;
+	if (s->cache_max_age_ms <= 0) {
+		snprintf(err, errlen, "sparkshim.cache.max.age=%s: expected a duration > 0",
+			 conf_get_default(&m, "sparkshim.cache.max.age", ""));
+		goto out;
+	}
 	if (s->start_timeout_ms <= 0 || s->stop_timeout_ms <= 0 || s->probe_interval_ms <= 0 ||
 	    s->check_interval_ms <= 0) {
 		snprintf(err, errlen, "start/stop timeouts, probe and check intervals must be > 0");

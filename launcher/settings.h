@@ -25,6 +25,8 @@ struct settings {
 	int launcher_cache;         /* sparkshim.launcher.cache (default true) */
 	int cds;                    /* sparkshim.cds: class-data archive (default true) */
 	char cache_dir[4096];       /* sparkshim.cache.dir; "" = $XDG_CACHE_HOME/sparkshim */
+	int64_t cache_max_age_ms;   /* sparkshim.cache.max.age: prune entries unused this long (30 days) */
+	int64_t cache_max_bytes;    /* sparkshim.cache.max.size.mb: prune beyond this (2048 MiB) */
 	enum log_level log_level;
 };
 
