@@ -15,7 +15,7 @@ CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -Wall -Wextra -Werror
 CPPFLAGS += -D_GNU_SOURCE -DTHREADED -DSPARKSHIM_VERSION='"$(VERSION)"' \
             -I. -I$(BUILD)/proto -I$(JDK_HOME)/include -I$(JDK_HOME)/include/linux
-LDLIBS   += -lgrpc -lgpr -lprotobuf-c -lsystemd -lzookeeper_mt -lpthread -ldl -lm
+LDLIBS   += -lgrpc -lgpr -lprotobuf-c -lzookeeper_mt -lpthread -ldl -lm
 PYTEST_ARGS ?= tests/integration
 # Every sanitizer finding is fatal: UBSan only prints unless told not to recover.
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

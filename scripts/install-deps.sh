@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config
-libgrpc-dev protobuf-c-compiler libprotobuf-c-dev libsystemd-dev
+libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 openjdk-17-jdk-headless libzookeeper-mt-dev zookeeper
 python3-grpcio python3-protobuf python3-pytest python3-venv maven libcmocka-dev valgrind shellcheck
 libgrpc-java libperfmark-java libprotobuf-java grpc-proto

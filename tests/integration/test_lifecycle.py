@@ -512,3 +512,23 @@ def test_sd_notify_sequence_and_watchdog(engines, tmp_path):
         assert any(m.startswith("EXTEND_TIMEOUT_USEC=") for _, m in n.snapshot())
     finally:
         n.close()
+
+
+def test_sd_notify_abstract_socket(engines):
+    # NOTIFY_SOCKET="@name" is a socket in the abstract namespace (as
+    # systemd's sd_notify(3) reads it).
+    name = "sparkshim-test-%d-%d" % (os.getpid(), time.monotonic_ns())
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name)
+    sock.settimeout(60)
+    try:
+        e = engines(loopback_args(), env={"NOTIFY_SOCKET": "@" + name})
+        e.wait_ready()
+        deadline = time.monotonic() + 60
+        got = []
+        while time.monotonic() < deadline and not any(m.startswith("READY=1") for m in got):
+            got.append(sock.recv(4096).decode())
+        assert any(m.startswith("READY=1\nSTATUS=serving Spark Connect") for m in got), got
+        assert e.stop() == 0
+    finally:
+        sock.close()
