@@ -490,7 +490,7 @@ int cds_dump_start(struct cds_plan *p)
 	pthread_mutex_lock(&dump_mu);
 	dump_pid = j->pid;
 	pthread_mutex_unlock(&dump_mu);
-	if (thread_start_detached(dump_waiter, j, 256u << 10) != 0) {
+	if (thread_start_detached(dump_waiter, j, THREAD_STACK_WORKER) != 0) {
 		kill(j->pid, SIGKILL);
 		dump_waiter(j);
 		return -1;

@@ -770,7 +770,7 @@ int jvm_thread_dump(int wait_ms)
 	pthread_mutex_unlock(&H.mu);
 	if (!up)
 		return -1;
-	if (thread_start_detached(dump_main, NULL, 0) != 0)
+	if (thread_start_detached(dump_main, NULL, THREAD_STACK_JNI) != 0)
 		return -1;
 	if (wait_ms > 0) {
 		struct timespec dl = deadline_after(CLOCK_MONOTONIC, wait_ms);

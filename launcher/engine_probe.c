@@ -12,6 +12,7 @@
 #include "base/events.h"
 #include "base/lifecycle.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "jni/jvm_host.h"
 #include "launcher/timeline.h"
 #include "shim/ctl/connect_probe.h"
@@ -200,7 +201,7 @@ int probe_start(const struct probe_cfg *c)
 	cond_init_monotonic(&cv);
 	cfg = *c;
 	running = 1;
-	if (pthread_create(&thread, NULL, probe_main, NULL) != 0) {
+	if (thread_start(&thread, probe_main, NULL, THREAD_STACK_WORKER, 0) != 0) {
 		running = 0;
 		return -1;
 	}

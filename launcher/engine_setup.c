@@ -504,6 +504,6 @@ void engine_cache_prune_start(struct engine *s)
 		return;
 	prune.lim.max_age_ms = s->settings.cache_max_age_ms;
 	prune.lim.max_bytes = s->settings.cache_max_bytes;
-	if (thread_start_detached(prune_main, NULL, 128u << 10) != 0)
+	if (thread_start_detached(prune_main, NULL, THREAD_STACK_WORKER) != 0)
 		log_debug("cache pruning: no thread; not pruned this time");
 }

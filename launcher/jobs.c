@@ -14,6 +14,7 @@
 #include "base/engine_info.h"
 #include "base/events.h"
 #include "base/log.h"
+#include "base/mem_release.h"
 #include "base/thread.h"
 #include "jni/jvm_host.h"
 #include "launcher/engine_probe.h"
@@ -212,4 +213,27 @@ static void *quiesce_main(void *arg)
 void jobs_quiesce_probe(int timeout_ms)
 {
 	spawn(quiesce_main, (void *)(intptr_t)timeout_ms);
+}
+
+/* The libraries the shim loads besides what a bare JVM does (gRPC, its
+ * abseil, re2, c-ares, OpenSSL; ZooKeeper; protobuf-c): their start-up
+ * code and data are released once the engine serves (mem_release.h). */
+static const char *const own_libs[] = {
+	"libgrpc", "libgpr", "libupb", "libabsl_", "libre2", "libcares", "libaddress_sorting",
+	"libssl", "libcrypto", "libzookeeper", "libprotobuf-c",
+};
+
+static void *release_main(void *arg)
+{
+	(void)arg;
+	int64_t t0 = timeline_now();
+	int64_t kb = mem_release_clean_lib_pages(own_libs, sizeof(own_libs) / sizeof(own_libs[0]));
+	timeline_phase("release start-up memory", t0);
+	log_debug("released %lld kB of start-up library pages", (long long)kb);
+	return NULL;
+}
+
+void jobs_release_memory(void)
+{
+	spawn(release_main, NULL);
 }

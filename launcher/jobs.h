@@ -12,6 +12,7 @@
  *                        under way; none starts afterwards -> EV_REG_DEREGISTERED
  *   jobs_query_activity  jvm_query_activity into engine_info -> EV_ACTIVITY
  *   jobs_quiesce_probe   probe_quiesce -> EV_PROBE_QUIESCED
+ *   jobs_release_memory  mem_release_clean_lib_pages (no event)
  *
  * Call from the main thread only (workers inherit its signal mask, and so
  * do the ZooKeeper threads a registration starts). */
@@ -25,6 +26,9 @@ void jobs_connect_registry(void);
 void jobs_deregister(void);
 void jobs_query_activity(int timeout_ms);
 void jobs_quiesce_probe(int timeout_ms);
+/* Once serving: give back the start-up's library pages and malloc's free
+ * memory (mem_release.h). No event. */
+void jobs_release_memory(void);
 
 /* Wait up to timeout_ms for registry workers to finish (before
  * registry_close). 0 = none left, -1 = some still running. */

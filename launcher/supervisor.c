@@ -243,6 +243,7 @@ static void announce_ready(struct engine *s)
 		 e.connect_port);
 	log_info("%s", status);
 	sdn_ready(status);
+	jobs_release_memory();
 	if (registry_enabled()) {
 		/* On a worker: EV_REG_REGISTERED or EV_REG_FAILED follows. */
 		jobs_register(0);

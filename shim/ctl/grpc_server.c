@@ -56,6 +56,7 @@
 #include "base/engine_info.h"
 #include "base/lifecycle.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "shim/ctl/ctl_addr.h"
 #include "shim/ctl/ctl_call.h"
 #include "shim/ctl/ctl_service.h"
@@ -165,19 +166,9 @@ static int spawn(pthread_t *tid, void *(*fn)(void *), void *arg, int detached)
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaddset(&block, sigs[i]);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	if (detached)
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_t t;
-	int rc = pthread_create(&t, &attr, fn, arg);
-	pthread_attr_destroy(&attr);
+	int rc = thread_start(tid, fn, arg, THREAD_STACK_WORKER, detached);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
-		return -1;
-	if (tid)
-		*tid = t;
-	return 0;
+	return rc != 0 ? -1 : 0;
 }
 
 /* ---- metadata copies -------------------------------------------------- */

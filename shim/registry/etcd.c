@@ -32,6 +32,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "etcd_lock.pb-c.h"
 #include "etcd_rpc.pb-c.h"
 #include "shim/registry/etcd_conf.h"
@@ -904,7 +905,7 @@ static int etcd_register(struct discovery_ctx *ctx, char *path, size_t pathlen, 
 		return -1;
 	}
 	pthread_mutex_lock(&C->mu);
-	int prc = pthread_create(&E.monitor, NULL, monitor_main, NULL);
+	int prc = thread_start(&E.monitor, monitor_main, NULL, THREAD_STACK_WORKER, 0);
 	E.monitor_running = prc == 0;
 	snprintf(path, pathlen, "%s", E.key ? E.key : "?");
 	pthread_mutex_unlock(&C->mu);

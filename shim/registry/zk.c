@@ -30,6 +30,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "shim/registry/reg_conf.h"
 #include "shim/registry/zk_conf.h"
 #include "shim/registry/zk_log.h"
@@ -770,7 +771,7 @@ static int zk_register(struct discovery_ctx *ctx, char *path, size_t pathlen, ch
 		return -1;
 	}
 	pthread_mutex_lock(&C->mu);
-	int prc = pthread_create(&Z.monitor, NULL, monitor_main, NULL);
+	int prc = thread_start(&Z.monitor, monitor_main, NULL, THREAD_STACK_WORKER, 0);
 	Z.monitor_running = prc == 0;
 	snprintf(path, pathlen, "%s", Z.node ? Z.node : "?");
 	pthread_mutex_unlock(&C->mu);
