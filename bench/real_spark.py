@@ -28,7 +28,17 @@ home, with the same spark-submit arguments (ARGS below):
                   does), computed once and exec'd directly: one JVM, no
                   launcher
 
-Per round the launches alternate Ac Aw B C (idle-stop launches), then
+  Gc gateway cold   the engine launched as a Kyuubi gateway does: exec of
+                  scripts/spark-submit-wrapper.sh with Kyuubi's command line
+                  (ZooKeeper on 127.0.0.1, connect port 0, the default control
+                  endpoint, --conf spark.sparkshim.cache.dir=CACHE_GC emptied
+                  before each launch)
+  Gw gateway warm   the same with a primed CACHE_GW
+                  "ready" for G: exec of the wrapper -> the node refId=<id>
+                  listed in ZooKeeper (polled every 10 ms, as "node") -> a
+                  Config answered on the endpoint the node advertises.
+
+Per round the launches alternate Ac Aw Gc Gw B C (idle-stop launches), then
 Ac Aw B C again (busy-stop launches), so drift hits all of them alike. Per launch:
 
   * a client under SPARK4_PYTHON (bench/real_spark_client.py) is started
@@ -40,6 +50,12 @@ Ac Aw B C again (busy-stop launches), so drift hits all of them alike. Per launc
     Both stamps are CLOCK_MONOTONIC, read in the client.
   * RSS = sum of VmRSS over the engine pid and all its descendants, read when
     the client reports ready, and again once the first query was answered.
+  * Memory of the engine process alone (the CDS dump child excluded), from
+    /proc/<pid>/smaps_rollup: RSS and PSS when the client reports ready, and
+    (idle launches) again after the first query and a full GC
+    (jcmd <pid> GC.run, then 2 s), so that the Java heap of every variant
+    is in the same state: the per-round differences to C (bare java, same
+    Spark, same heap settings) are what the shim adds.
   * idle launches: SIGTERM to the engine pid with the client connected and
     nothing running -> until the pid has exited.
   * busy launches: the client starts a query whose one task creates
@@ -79,9 +95,16 @@ READY_TIMEOUT = 240
 STOP_TIMEOUT = 90
 BUSY_SLEEP_MS = 10000
 POLL = 0.01
-VARIANTS = ("Ac", "Aw", "B", "C")
-NAMES = {"Ac": "shim cold", "Aw": "shim warm", "B": "spark-submit", "C": "bare java"}
-RATIOS = (("Aw", "B"), ("Aw", "C"), ("Ac", "B"))
+VARIANTS = ("Ac", "Aw", "Gc", "Gw", "B", "C")
+GATEWAY = ("Gc", "Gw")   # idle launches only
+NAMES = {"Ac": "shim cold", "Aw": "shim warm", "Gc": "gateway cold", "Gw": "gateway warm",
+         "B": "spark-submit", "C": "bare java"}
+RATIOS = (("Aw", "B"), ("Aw", "C"), ("Ac", "B"), ("Gw", "C"))
+MEM_DIFFS = ("Ac", "Aw", "Gw")  # minus C, per round
+JCMD = os.path.join(JAVA_HOME, "bin", "jcmd")
+WRAPPER = os.path.join(ROOT, "scripts", "spark-submit-wrapper.sh")
+KYUUBI_VERSION = "1.10.0"
+ZK = {}  # "server": the ZkServer of the gateway launches (set in main)
 CACHE = {}  # variant -> --cache-dir (set in main)
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "grpc_proxy", "HTTP_PROXY",
               "HTTPS_PROXY", "ALL_PROXY")
@@ -201,6 +224,48 @@ def proc_tree(pid):
     return out
 
 
+def smaps_rollup(pid):
+    """(RSS, PSS) of one process in MiB, from /proc/<pid>/smaps_rollup."""
+    got = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("Rss", "Pss"):
+                got[k] = int(v.split()[0]) / 1024.0
+    return got["Rss"], got["Pss"]
+
+
+def after_gc(pid):
+    """(RSS, PSS) after a full GC of the JVM in pid, and 2 s to settle."""
+    subprocess.run([JCMD, str(pid), "GC.run"], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=60, check=True)
+    time.sleep(2)
+    return smaps_rollup(pid)
+
+
+def wait_node(ns, ref, proc, t0):
+    """Poll ZooKeeper every POLL s for the node refId=<ref>: (its port, when)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    from zkclient import NONODE, ZkClient, ZkError
+    with ZkClient(ZK["server"].port) as c:
+        while True:
+            try:
+                names = [n for n in c.children(ns) if "refId=%s" % ref in n]
+            except ZkError as e:
+                if e.code != NONODE:
+                    raise
+                names = []
+            if names:
+                t = time.monotonic()
+                data, _ = c.get("%s/%s" % (ns, names[0]))
+                return int(data.decode().rsplit(":", 1)[1]), t
+            if proc.poll() is not None:
+                raise RuntimeError("engine exited %s before registering" % proc.returncode)
+            if time.monotonic() - t0 > READY_TIMEOUT:
+                raise RuntimeError("no node refId=%s within %ss" % (ref, READY_TIMEOUT))
+            time.sleep(POLL)
+
+
 class Client:
     """bench/real_spark_client.py under SPARK4_PYTHON, imports done."""
 
@@ -269,19 +334,58 @@ class Client:
         self._err.close()
 
 
-def engine_argv(variant, port, spark_home, java_cmd):
+def gateway_argv(ref, cache, log_path):
+    """What Kyuubi's SparkProcessBuilder runs for a USER-level connect engine
+    (as bench/registration.py), on the real Spark home."""
+    user = "bench"
+    ns = "/kyuubi_%s_USER_SPARK_CONNECT/%s/default" % (KYUUBI_VERSION, user)
+    confs = [
+        ("spark.kyuubi.engine.type", "SPARK_CONNECT"),
+        ("spark.kyuubi.engine.share.level", "USER"),
+        ("spark.kyuubi.ha.addresses", ZK["server"].address),
+        ("spark.kyuubi.ha.namespace", ns),
+        ("spark.kyuubi.ha.engine.ref.id", ref),
+        ("spark.kyuubi.engine.submit.time", str(int(time.time() * 1000))),
+        ("spark.kyuubi.session.engine.initialize.timeout", "PT3M"),
+        ("spark.kyuubi.engine.engineLog.path", log_path),
+        ("spark.app.name", "kyuubi_USER_SPARK_CONNECT_%s_default_%s" % (user, ref)),
+        ("spark.yarn.tags", "KYUUBI,%s" % ref),
+        ("spark.sparkshim.cache.dir", cache),
+        ("spark.master", "local[1]"),
+        ("spark.ui.enabled", "false"),
+        ("spark.driver.host", "127.0.0.1"),
+        ("spark.driver.bindAddress", "127.0.0.1"),
+        ("spark.connect.grpc.binding.address", "127.0.0.1"),
+        ("spark.connect.grpc.binding.port", "0"),
+    ]
+    argv = [WRAPPER, "--class", CONNECT]
+    for k, v in confs:
+        argv += ["--conf", "%s=%s" % (k, v)]
+    return argv + ["--proxy-user", user, "spark-internal"], ns
+
+
+def engine_argv(variant, port, spark_home, java_cmd, ref=None, log_path=None):
+    """(argv, env, ZooKeeper namespace or None)."""
+    if variant in GATEWAY:
+        if variant == "Gc":
+            shutil.rmtree(CACHE[variant], ignore_errors=True)
+        argv, ns = gateway_argv(ref, CACHE[variant], log_path)
+        env = base_env(spark_home)
+        env["SPARKSHIM_BIN"] = os.environ.get("SPARKSHIM_BIN",
+                                              os.path.join(ROOT, "build", "sparkshim"))
+        return argv, env, ns
     if variant in ("Ac", "Aw"):
         shim = os.environ.get("SPARKSHIM_BIN", os.path.join(ROOT, "build", "sparkshim"))
         if variant == "Ac":
             shutil.rmtree(CACHE[variant], ignore_errors=True)
         return ([shim, "--control-address", "off", "--cache-dir", CACHE[variant], "--"]
-                + spark_args(port), base_env(spark_home))
+                + spark_args(port), base_env(spark_home), None)
     if variant == "B":
         return ([os.path.join(spark_home, "bin", "spark-submit"), "--class", CONNECT]
-                + spark_args(port), base_env(spark_home))
+                + spark_args(port), base_env(spark_home), None)
     argv = [("spark.connect.grpc.binding.port=%d" % port) if a == PORT_SENTINEL else a
             for a in java_cmd]
-    return argv, launcher_env(spark_home)
+    return argv, launcher_env(spark_home), None
 
 
 def tail(path, n=1500):
@@ -302,10 +406,12 @@ def one_launch(variant, busy, spark_home, python, java_cmd, tmp, seq):
     log_path = os.path.join(tmp, "engine-%s.log" % tag)
     try:
         port = free_port()
-        argv, env = engine_argv(variant, port, spark_home, java_cmd)
+        ref = str(uuid.uuid4())
+        argv, env, ns = engine_argv(variant, port, spark_home, java_cmd, ref, log_path + ".kyuubi")
         cwd = os.path.join(tmp, tag)
         os.mkdir(cwd)
-        client.send(cmd="ready", port=port, timeout=READY_TIMEOUT)
+        if ns is None:
+            client.send(cmd="ready", port=port, timeout=READY_TIMEOUT)
         with open(log_path, "wb") as log:
             t0 = time.monotonic()
             proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
@@ -313,16 +419,23 @@ def one_launch(variant, busy, spark_home, python, java_cmd, tmp, seq):
                                     start_new_session=True)
         _live.append(proc)
         try:
+            if ns is not None:
+                port, t_node = wait_node(ns, ref, proc, t0)
+                res["node"] = t_node - t0
+                client.send(cmd="ready", port=port, timeout=READY_TIMEOUT)
             e = client.expect("ready", READY_TIMEOUT, engine=proc)
             tree = proc_tree(proc.pid)
             res["ready"] = e["t"] - t0
             res["rss_ready"] = sum(r for _, _, r in tree) / 1024.0
             res["procs"] = ",".join(c for _, c, _ in tree)
+            res["rss_pid_ready"], res["pss_pid_ready"] = smaps_rollup(proc.pid)
             e = client.expect("query", 120, engine=proc)
             if not e.get("ok"):
                 raise RuntimeError("first query failed: %s" % e.get("err"))
             res["query"] = e["t"] - t0
             res["rss_query"] = sum(r for _, _, r in proc_tree(proc.pid)) / 1024.0
+            if not busy:
+                res["rss_gc"], res["pss_gc"] = after_gc(proc.pid)
             if busy:
                 prefix = "sparkshim-bench-%s-" % uuid.uuid4().hex[:12]
                 client.send(cmd="busy", prefix=prefix, sleep_ms=BUSY_SLEEP_MS)
@@ -406,7 +519,7 @@ def spark_version(spark_home):
     return m.group(1) if m else "?"
 
 
-def report(rounds, spark_home, n_rounds, warmup, python):
+def report(rounds, spark_home, n_rounds, warmup, python, load):
     """rounds: [{variant: {"idle": res|None, "busy": res|None}}]"""
     def per_round(v, key):
         out = []
@@ -421,19 +534,25 @@ def report(rounds, spark_home, n_rounds, warmup, python):
 
     metrics = [
         ("exec -> Config answered (s)", lambda v: per_round(v, "ready"), 2),
+        ("exec -> node listed (G) (s)", lambda v: per_round(v, "node"), 2),
         ("exec -> range(1).count() (s)", lambda v: per_round(v, "query"), 2),
         ("RSS tree at ready (MiB)", lambda v: per_round(v, "rss_ready"), 0),
         ("RSS tree after 1st query (MiB)", lambda v: per_round(v, "rss_query"), 0),
+        ("RSS engine pid at ready (MiB)", lambda v: per_round(v, "rss_pid_ready"), 1),
+        ("PSS engine pid at ready (MiB)", lambda v: per_round(v, "pss_pid_ready"), 1),
+        ("RSS engine pid, query+GC (MiB)", lambda v: one(v, "idle", "rss_gc"), 1),
+        ("PSS engine pid, query+GC (MiB)", lambda v: one(v, "idle", "pss_gc"), 1),
         ("SIGTERM -> exit, idle (s)", lambda v: one(v, "idle", "stop"), 2),
         ("SIGTERM -> exit, query running (s)", lambda v: one(v, "busy", "stop"), 2),
     ]
-    w = 36
+    w, cw = 36, 20
+    head = ["%s %s" % (v, NAMES[v]) for v in VARIANTS] + ["%s/%s" % r for r in RATIOS]
     lines = [
         "",
-        "== real Spark %s (%s), JDK 17, %d round(s) alternating Ac Aw B C after %d warm-up"
-        " round(s), %s"
-        % (spark_version(spark_home), spark_home, n_rounds, warmup,
-           time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+        "== real Spark %s (%s), JDK 17, %d round(s) alternating %s after %d warm-up"
+        " round(s), %s; load average at start %s, at end %s"
+        % (spark_version(spark_home), spark_home, n_rounds, " ".join(VARIANTS), warmup,
+           time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), load[0], load[1]),
         "  ARGS = --master local[1] --conf spark.connect.grpc.binding.address=127.0.0.1",
         "         --conf spark.connect.grpc.binding.port=<free port> --conf spark.ui.enabled=false",
         "         --conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1",
@@ -441,23 +560,26 @@ def report(rounds, spark_home, n_rounds, warmup, python):
         "       D emptied before each launch (launcher JVM runs; classes recorded, archive dumped",
         "       in the background at idle priority once serving)",
         "  Aw = the same with D kept (launcher result cached, class-data archive used)",
+        "  Gc/Gw = exec of scripts/spark-submit-wrapper.sh with Kyuubi's command line (ZooKeeper",
+        "       on 127.0.0.1, connect port 0, default control endpoint), cache emptied / primed;",
+        "       ready = exec -> node refId=<id> listed -> Config answered on its endpoint",
         "  B = $SPARK4_HOME/bin/spark-submit --class %s ARGS" % CONNECT,
         "  C = the launcher's driver command for B, exec'd directly (one JVM)",
         "  ready: a client under %s, imports done before exec," % python,
         "    polls every 10 ms (TCP connect, then a raw Spark Connect Config RPC);",
         "    1st query: right after, the real PySpark client's",
         "    SparkSession.builder.remote(url).getOrCreate() + spark.range(1).count().",
-        "  RSS: sum of VmRSS over the engine pid and its descendants.",
+        "  RSS tree: sum of VmRSS over the engine pid and its descendants.",
+        "  engine pid: /proc/<pid>/smaps_rollup of the engine process alone; query+GC: idle",
+        "    launches, after the 1st query, jcmd GC.run and 2 s (same heap state everywhere).",
         "  query running: a %d s task (reflect Thread.sleep), SIGTERM once it runs;"
         % (BUSY_SLEEP_MS // 1000),
         "    A drains (lets it finish, --stop-timeout 30s), B and C stop the SparkContext"
         " at once;",
         "    what the client got for that query is listed per launch below.",
         "  each cell: median [min-max] over rounds; startup and RSS use the mean of",
-        "  a round's two launches; ratios are per round, then median [min-max].",
-        "  %-*s %-22s %-22s %-22s %-22s %-18s %-18s %s" % (
-            (w, "metric") + tuple("%s %s" % (v, NAMES[v]) for v in VARIANTS)
-            + tuple("%s/%s" % r for r in RATIOS)),
+        "  a round's launches; ratios are per round, then median [min-max].",
+        "  %-*s %s" % (w, "metric", " ".join("%-*s" % (cw, h) for h in head)),
     ]
     for name, get, prec in metrics:
         vals = {v: get(v) for v in VARIANTS}
@@ -466,12 +588,22 @@ def report(rounds, spark_home, n_rounds, warmup, python):
             ratios = [a / b if a is not None and b else None
                       for a, b in zip(vals[num], vals[den])]
             cells.append(fmt(stats(ratios), 2))
-        lines.append("  %-*s %-22s %-22s %-22s %-22s %-18s %-18s %s"
-                     % ((w, name) + tuple(cells)))
+        lines.append("  %-*s %s" % (w, name, " ".join("%-*s" % (cw, c) for c in cells)))
+    lines.append("  memory beyond bare java (C), per round, then median [min-max] (MiB):")
+    for key, what in (("rss_pid_ready", "RSS at ready"), ("pss_pid_ready", "PSS at ready"),
+                      ("rss_gc", "RSS query+GC"), ("pss_gc", "PSS query+GC")):
+        get = (lambda v, key=key: one(v, "idle", key)) if key.endswith("_gc") else \
+            (lambda v, key=key: per_round(v, key))
+        cells = []
+        for v in MEM_DIFFS:
+            d = [a - b if a is not None and b is not None else None
+                 for a, b in zip(get(v), get("C"))]
+            cells.append("%s-C %s" % (v, fmt(stats(d), 1)))
+        lines.append("    %-14s %s" % (what, "   ".join(cells)))
     lines.append("  per variant, every launch:")
     for v in VARIANTS:
         ex_i = [str(r[v]["idle"].get("exit")) if r[v].get("idle") else "fail" for r in rounds]
-        ex_b = [str(r[v]["busy"].get("exit")) if r[v].get("busy") else "fail" for r in rounds]
+        ex_b = [str(r[v]["busy"].get("exit")) if r[v].get("busy") else "-" for r in rounds]
         procs = sorted({r[v][k].get("procs", "") for r in rounds for k in ("idle", "busy")
                         if r[v].get(k)})
         leaks = sum(1 for r in rounds for k in ("idle", "busy")
@@ -490,38 +622,40 @@ def report(rounds, spark_home, n_rounds, warmup, python):
         for f in fails:
             for msg in f:
                 lines.append("      FAILED launch: %s" % " ".join(msg.split())[:400])
-    lines.append("  per round (ready s / 1st query s / RSS MiB / stop idle s / stop busy s):")
+    lines.append("  per round, idle launch (ready s / 1st query s / RSS pid at ready MiB /"
+                 " RSS pid query+GC MiB / stop s):")
     for i, r in enumerate(rounds):
         parts = []
         for v in VARIANTS:
-            def g(kind, key, p):
-                x = r[v].get(kind) and r[v][kind].get(key)
+            def g(key, p):
+                x = r[v].get("idle") and r[v]["idle"].get(key)
                 return "-" if x is None or x is False else "%.*f" % (p, x)
-            parts.append("%s %s/%s/%s/%s/%s" % (v, g("idle", "ready", 2), g("idle", "query", 2),
-                                                g("idle", "rss_query", 0), g("idle", "stop", 2),
-                                                g("busy", "stop", 2)))
+            parts.append("%s %s/%s/%s/%s/%s" % (v, g("ready", 2), g("query", 2),
+                                                g("rss_pid_ready", 0), g("rss_gc", 0),
+                                                g("stop", 2)))
         lines.append("    %d: %s" % (i + 1, "   ".join(parts)))
     return lines
 
 
-def prime_warm_cache(spark_home, java_cmd, tmp):
-    """One untimed start that fills CACHE["Aw"]: the launcher result, and
+def prime_warm_cache(variant, spark_home, java_cmd, tmp):
+    """One untimed start that fills CACHE[variant]: the launcher result, and
     the class-data archive its background dump writes once it serves."""
-    argv, env = engine_argv("Aw", free_port(), spark_home, java_cmd)
+    argv, env, _ = engine_argv(variant, free_port(), spark_home, java_cmd, str(uuid.uuid4()),
+                               os.path.join(tmp, "prime-kyuubi.log"))
     with open(os.path.join(tmp, "prime.log"), "wb") as log:
         p = subprocess.Popen(argv, env=env, cwd=tmp, stdin=subprocess.DEVNULL, stdout=log,
                              stderr=subprocess.STDOUT, start_new_session=True)
     _live.append(p)
     deadline = time.monotonic() + 600
-    while not glob.glob(os.path.join(CACHE["Aw"], "cds-*.jsa.meta")):
+    while not glob.glob(os.path.join(CACHE[variant], "cds-*.jsa.meta")):
         if p.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("priming the warm cache failed: %s"
                                % tail(os.path.join(tmp, "prime.log")))
         time.sleep(0.2)
     os.kill(p.pid, signal.SIGTERM)
     p.wait(timeout=STOP_TIMEOUT)
-    print("  warm cache primed: %s" % sorted(os.listdir(CACHE["Aw"])), file=sys.stderr,
-          flush=True)
+    print("  %s cache primed: %s" % (variant, sorted(os.listdir(CACHE[variant]))),
+          file=sys.stderr, flush=True)
 
 
 def main():
@@ -545,12 +679,18 @@ def main():
     atexit.register(_kill_all)
 
     tmp = tempfile.mkdtemp(prefix="sparkshim-real-bench-")
-    for v in ("Ac", "Aw"):
+    for v in ("Ac", "Aw", "Gc", "Gw"):
         CACHE[v] = os.path.join(tmp, "cache-" + v)
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    from zkserver import ZkServer
+    ZK["server"] = ZkServer(os.path.join(tmp, "zk"))
+    ZK["server"].start()
+    load = ["%.2f" % os.getloadavg()[0], None]
     try:
         java_cmd = launcher_command(spark_home)
         seq = 0
-        prime_warm_cache(spark_home, java_cmd, tmp)
+        prime_warm_cache("Aw", spark_home, java_cmd, tmp)
+        prime_warm_cache("Gw", spark_home, java_cmd, tmp)
         for _ in range(a.warmup):
             # Untimed: page cache (jars), JIT-free first launches out of the figures.
             for v in VARIANTS:
@@ -566,6 +706,8 @@ def main():
             r = {v: {"errors": []} for v in VARIANTS}
             for kind in ("idle", "busy"):
                 for v in VARIANTS:
+                    if kind == "busy" and v in GATEWAY:
+                        continue
                     seq += 1
                     t = time.monotonic()
                     try:
@@ -573,9 +715,10 @@ def main():
                                                 tmp, seq)
                         x = r[v][kind]
                         print("  round %d %s %-12s %-4s ready %.2fs query %.2fs RSS %.0f MiB "
-                              "stop %s exit %s%s" % (
+                              "(pid %.0f, after GC %s) stop %s exit %s%s" % (
                                   i + 1, v, NAMES[v], kind, x["ready"], x["query"],
-                                  x["rss_query"],
+                                  x["rss_query"], x["rss_pid_ready"],
+                                  "%.0f" % x["rss_gc"] if x.get("rss_gc") else "-",
                                   "%.2fs" % x["stop"] if x.get("stop") is not None else "-",
                                   x.get("exit"),
                                   (" query: " + x["busy_result"]) if kind == "busy" else ""),
@@ -588,9 +731,11 @@ def main():
                             flush=True)
                         _kill_all()
             rounds.append(r)
-        emit(report(rounds, spark_home, a.rounds, a.warmup, python), a.out)
+        load[1] = "%.2f" % os.getloadavg()[0]
+        emit(report(rounds, spark_home, a.rounds, a.warmup, python, load), a.out)
     finally:
         _kill_all()
+        ZK["server"].stop(kill=True)
         if a.keep:
             print("logs kept in %s" % tmp, file=sys.stderr)
         else:

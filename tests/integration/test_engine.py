@@ -129,7 +129,11 @@ def test_usage_errors(engines, shim_bin):
                          (["--", "--conf", "novalue"], "novalue"),
                          (["--", "--conf", "spark.connect.grpc.binding.port=99999"], "99999"),
                          (["--", "--conf", "spark.kyuubi.session.engine.idle.timeout=later"],
-                          "later")):
+                          "later"),
+                         (["--", "--conf", "spark.sparkshim.cache.max.age=0"],
+                          "sparkshim.cache.max.age=0"),
+                         (["--", "--conf", "spark.sparkshim.cache.max.size.mb=0"],
+                          "sparkshim.cache.max.size.mb=0")):
         e = engines(args)
         assert e.wait_exit(30) == EXIT_USAGE, (args, e.stderr())
         assert needle in error_line(e)
