@@ -637,6 +637,105 @@ def report(rounds, spark_home, n_rounds, warmup, python, load):
     return lines
 
 
+# ---- memory section: what the shim adds to a bare JVM ----
+
+MEM_VARIANTS = ("Mn", "Mc", "Mg", "C")
+MEM_NAMES = {"Mn": "shim warm --no-cds", "Mc": "shim warm (archive)",
+             "Mg": "gateway warm no-cds", "C": "bare java"}
+MEM_SETTLE = 5.0
+
+
+def config_answered(port):
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    from engine import config_call
+    import grpc
+    try:
+        config_call(port, timeout=2)
+        return True
+    except grpc.RpcError:
+        return False
+
+
+def mem_launch(v, spark_home, java_cmd, tmp, seq):
+    """Start, wait for a Config answer, settle, measure, stop. Without the
+    class-data archive (Mn, Mg) the shim's JVM loads its classes as the bare
+    one does, so the difference is what the shim adds (threads, gRPC, the
+    probe and the control server, ZooKeeper in Mg); Mc shows the archive's
+    own effect on top."""
+    base = {"Mn": "Aw", "Mc": "Aw", "Mg": "Gw", "C": "C"}[v]
+    ref = str(uuid.uuid4())
+    log_path = os.path.join(tmp, "mem-%s%d.log" % (v, seq))
+    port = free_port()
+    argv, env, ns = engine_argv(base, port, spark_home, java_cmd, ref, log_path + ".kyuubi")
+    if v == "Mn":
+        argv.insert(1, "--no-cds")
+    elif v == "Mg":
+        argv[1:1] = ["--conf", "spark.sparkshim.cds=false"]
+    with open(log_path, "wb") as log:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv, env=env, cwd=tmp, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    _live.append(proc)
+    try:
+        if ns is not None:
+            port, _ = wait_node(ns, ref, proc, t0)
+        while not config_answered(port):
+            if proc.poll() is not None or time.monotonic() - t0 > READY_TIMEOUT:
+                raise RuntimeError("%s: not ready: %s" % (v, tail(log_path, 800)))
+            time.sleep(POLL * 10)
+        time.sleep(MEM_SETTLE)
+        res = dict(zip(("rss", "pss"), smaps_rollup(proc.pid)))
+        res.update(zip(("rss_gc", "pss_gc"), after_gc(proc.pid)))
+        res["threads"] = len(os.listdir("/proc/%d/task" % proc.pid))
+        return res
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=STOP_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
+def memory_section(spark_home, java_cmd, tmp, n_rounds):
+    rounds = []
+    for i in range(n_rounds):
+        r = {}
+        for v in MEM_VARIANTS:
+            try:
+                r[v] = mem_launch(v, spark_home, java_cmd, tmp, i)
+                print("  memory round %d %-20s RSS %.1f PSS %.1f after GC %.1f/%.1f MiB, %d threads"
+                      % (i + 1, MEM_NAMES[v], r[v]["rss"], r[v]["pss"], r[v]["rss_gc"],
+                         r[v]["pss_gc"], r[v]["threads"]), file=sys.stderr, flush=True)
+            except Exception as e:
+                print("  memory round %d %s FAILED: %s" % (i + 1, v, e), file=sys.stderr,
+                      flush=True)
+                _kill_all()
+        rounds.append(r)
+    keys = (("rss", "RSS, ready + %ds" % MEM_SETTLE), ("pss", "PSS, ready + %ds" % MEM_SETTLE),
+            ("rss_gc", "RSS, then full GC"), ("pss_gc", "PSS, then full GC"))
+    lines = ["", "== memory of the engine process (/proc/<pid>/smaps_rollup), real Spark %s, "
+             "%d round(s) alternating %s; load average %.2f"
+             % (spark_version(spark_home), n_rounds, " ".join(MEM_VARIANTS), os.getloadavg()[0]),
+             "  the same ARGS and heap settings as above; measured %ds after the first Config "
+             "answer (no query), then after jcmd GC.run + 2 s" % MEM_SETTLE,
+             "  Mn = Aw with --no-cds; Mc = Aw; Mg = Gw with spark.sparkshim.cds=false (control "
+             "endpoint, ZooKeeper session); C = bare java",
+             "  median [min-max] MiB:"]
+    lines.append("    %-24s %s" % ("", " ".join("%-22s" % k[1] for k in keys)))
+    for v in MEM_VARIANTS:
+        lines.append("    %-2s %-21s %s" % (v, MEM_NAMES[v], " ".join(
+            "%-22s" % fmt(stats([r[v][k] for r in rounds if v in r]), 1) for k, _ in keys)))
+    lines.append("  beyond bare java (per round, then median [min-max]) MiB:")
+    for v in ("Mn", "Mc", "Mg"):
+        lines.append("    %-2s - C %-18s %s" % (v, "", " ".join(
+            "%-22s" % fmt(stats([r[v][k] - r["C"][k] for r in rounds if v in r and "C" in r]), 1)
+            for k, _ in keys)))
+    thr = {v: stats([r[v]["threads"] for r in rounds if v in r]) for v in MEM_VARIANTS}
+    lines.append("  threads: %s" % ", ".join("%s %s" % (v, fmt(thr[v], 0)) for v in MEM_VARIANTS))
+    return lines
+
+
 def prime_warm_cache(variant, spark_home, java_cmd, tmp):
     """One untimed start that fills CACHE[variant]: the launcher result, and
     the class-data archive its background dump writes once it serves."""
@@ -665,6 +764,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=int(os.environ.get("REAL_WARMUP", "1")),
                     help="untimed idle launches of A, B, C before the rounds")
     ap.add_argument("--keep", action="store_true", help="keep the engine logs' temp dir")
+    ap.add_argument("--mem-rounds", type=int, default=int(os.environ.get("MEM_ROUNDS", "3")),
+                    help="rounds of the memory section (0: none)")
+    ap.add_argument("--only-memory", action="store_true", help="skip the timed rounds")
     a = ap.parse_args()
 
     spark_home, python = load_homes()
@@ -691,6 +793,10 @@ def main():
         seq = 0
         prime_warm_cache("Aw", spark_home, java_cmd, tmp)
         prime_warm_cache("Gw", spark_home, java_cmd, tmp)
+        if a.mem_rounds > 0:
+            emit(memory_section(spark_home, java_cmd, tmp, a.mem_rounds), a.out)
+        if a.only_memory:
+            return 0
         for _ in range(a.warmup):
             # Untimed: page cache (jars), JIT-free first launches out of the figures.
             for v in VARIANTS:
