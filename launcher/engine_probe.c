@@ -17,6 +17,9 @@
 #include "launcher/timeline.h"
 #include "shim/ctl/connect_probe.h"
 
+/* Probe period while the connect port has not answered yet. */
+#define FIRST_ANSWER_PERIOD_MS 25
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;
 static int running;
@@ -157,8 +160,9 @@ static void *probe_main(void *arg)
 	}
 	int alive = -1, have_app = 0, attempts = 0;
 	int64_t next_activity = 0, timeout = cfg.interval_ms < 2000 ? cfg.interval_ms : 2000;
-	/* Until the first answer, probe fast: READY waits on it. */
-	int64_t period = 100;
+	/* Until the first answer, probe fast: READY (and the registration)
+	 * waits on it. A refused dial costs Spark nothing. */
+	int64_t period = FIRST_ANSWER_PERIOD_MS;
 	do {
 		int64_t t_probe = timeline_now();
 		int now_alive = connect_probe(cfg.host, port, (int)timeout);
