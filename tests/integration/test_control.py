@@ -268,10 +268,13 @@ def test_fixed_control_port_in_use(engines):
         assert e.wait_exit(60) == EXIT_PORT_IN_USE
     err = e.stderr()
     assert "in use" in err
-    # What the engine did bind (Spark's connect port) is released, and it
-    # left no process and no state file behind.
+    # A fixed control address is bound while the JVM boots: the engine
+    # stops through the graceful path (JVM stopped once created), mostly
+    # before Spark binds its connect port. Whatever it bound is released,
+    # and it left no process and no state file behind.
+    assert "stopping: control endpoint: " in err, err[-2000:]
     m = re.search(r"Spark Connect server bound port (\d+)", err)
-    assert m, err[-2000:]
-    assert not port_open(int(m.group(1)))
+    if m:
+        assert not port_open(int(m.group(1)))
     assert no_process_left(e.pid)
     assert not os.path.exists(e.state_file)
