@@ -243,6 +243,27 @@ def after_gc(pid):
     return smaps_rollup(pid)
 
 
+def heap_rss(pid):
+    """RSS (MiB) of the Java heap's address range, from jcmd GC.heap_info:
+    what the JVM's collector decides, which varies from start to start by
+    more than the shim adds; the rest of the process is compared without it."""
+    out = subprocess.run([JCMD, str(pid), "GC.heap_info"], capture_output=True, text=True,
+                         timeout=60).stdout
+    m = re.search(r"\[(0x[0-9a-f]+), (0x[0-9a-f]+)\)", out)
+    if not m:
+        return None
+    lo, hi = int(m.group(1), 16), int(m.group(2), 16)
+    kb, inside = 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                a, b = (int(x, 16) for x in line.split()[0].split("-"))
+                inside = a >= lo and b <= hi
+            elif inside and line.startswith("Rss:"):
+                kb += int(line.split()[1])
+    return kb / 1024.0
+
+
 def wait_node(ns, ref, proc, t0):
     """Poll ZooKeeper every POLL s for the node refId=<ref>: (its port, when)."""
     sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
@@ -686,6 +707,10 @@ def mem_launch(v, spark_home, java_cmd, tmp, seq):
         time.sleep(MEM_SETTLE)
         res = dict(zip(("rss", "pss"), smaps_rollup(proc.pid)))
         res.update(zip(("rss_gc", "pss_gc"), after_gc(proc.pid)))
+        heap = heap_rss(proc.pid)
+        if heap is not None:
+            res["rss_noheap"] = res["rss_gc"] - heap
+            res["pss_noheap"] = res["pss_gc"] - heap
         res["threads"] = len(os.listdir("/proc/%d/task" % proc.pid))
         return res
     finally:
@@ -713,7 +738,8 @@ def memory_section(spark_home, java_cmd, tmp, n_rounds):
                 _kill_all()
         rounds.append(r)
     keys = (("rss", "RSS, ready + %ds" % MEM_SETTLE), ("pss", "PSS, ready + %ds" % MEM_SETTLE),
-            ("rss_gc", "RSS, then full GC"), ("pss_gc", "PSS, then full GC"))
+            ("rss_gc", "RSS, then full GC"), ("pss_gc", "PSS, then full GC"),
+            ("rss_noheap", "RSS w/o Java heap"), ("pss_noheap", "PSS w/o Java heap"))
     lines = ["", "== memory of the engine process (/proc/<pid>/smaps_rollup), real Spark %s, "
              "%d round(s) alternating %s; load average %.2f"
              % (spark_version(spark_home), n_rounds, " ".join(MEM_VARIANTS), os.getloadavg()[0]),
@@ -721,15 +747,18 @@ def memory_section(spark_home, java_cmd, tmp, n_rounds):
              "answer (no query), then after jcmd GC.run + 2 s" % MEM_SETTLE,
              "  Mn = Aw with --no-cds; Mc = Aw; Mg = Gw with spark.sparkshim.cds=false (control "
              "endpoint, ZooKeeper session); C = bare java",
+             "  w/o Java heap: after the GC, minus the RSS of the heap's address range (jcmd "
+             "GC.heap_info), whose size the collector decides",
              "  median [min-max] MiB:"]
     lines.append("    %-24s %s" % ("", " ".join("%-22s" % k[1] for k in keys)))
     for v in MEM_VARIANTS:
         lines.append("    %-2s %-21s %s" % (v, MEM_NAMES[v], " ".join(
-            "%-22s" % fmt(stats([r[v][k] for r in rounds if v in r]), 1) for k, _ in keys)))
+            "%-22s" % fmt(stats([r[v].get(k) for r in rounds if v in r]), 1) for k, _ in keys)))
     lines.append("  beyond bare java (per round, then median [min-max]) MiB:")
     for v in ("Mn", "Mc", "Mg"):
         lines.append("    %-2s - C %-18s %s" % (v, "", " ".join(
-            "%-22s" % fmt(stats([r[v][k] - r["C"][k] for r in rounds if v in r and "C" in r]), 1)
+            "%-22s" % fmt(stats([r[v][k] - r["C"][k] for r in rounds
+                                 if v in r and "C" in r and k in r[v] and k in r["C"]]), 1)
             for k, _ in keys)))
     thr = {v: stats([r[v]["threads"] for r in rounds if v in r]) for v in MEM_VARIANTS}
     lines.append("  threads: %s" % ", ".join("%s %s" % (v, fmt(thr[v], 0)) for v in MEM_VARIANTS))
