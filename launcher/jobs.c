@@ -49,8 +49,6 @@ static void reg_job_done(void)
 static void *register_main(void *arg)
 {
 	int rereg = arg != NULL;
-	if (rereg)
-		registry_deregister();
 	struct engine_info e;
 	engine_info_get(&e);
 	struct reg_endpoint ep = {
@@ -65,8 +63,15 @@ static void *register_main(void *arg)
 	pthread_mutex_lock(&mu);
 	cancelled = reg_cancelled;
 	pthread_mutex_unlock(&mu);
-	if (!cancelled)
+	if (!cancelled && rereg) {
+		/* SIGHUP: keep the node unless its name or data change; then
+		 * the new one is created before the old one goes. */
+		rc = registry_update(&ep, err, sizeof(err));
+		if (rc == 1)
+			log_info("SIGHUP: the discovery node would not change; keeping it");
+	} else if (!cancelled) {
 		rc = registry_register(&ep, err, sizeof(err));
+	}
 	pthread_mutex_lock(&mu);
 	reg_running = 0;
 	cancelled = reg_cancelled;

@@ -3,7 +3,8 @@
  * result as an event the loop reacts to:
  *
  *   jobs_register        registry_register, from engine_info's endpoint
- *                        (SIGHUP: registry_deregister first) -> EV_REG_REGISTERED
+ *                        (SIGHUP: registry_update, make before break; the node
+ *                        stays when nothing in it changes) -> EV_REG_REGISTERED
  *                        (posted by the registry) or EV_REG_FAILED
  *   jobs_deregister      registry_deregister, aborting any registration
  *                        under way; none starts afterwards -> EV_REG_DEREGISTERED

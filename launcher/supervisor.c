@@ -283,10 +283,20 @@ static void reload(struct engine *s)
 	ns.start_timeout_ms = o->start_timeout_ms;
 	*o = ns;
 	log_set_level(o->log_level);
+	/* The advertised host may resolve differently now (a discovered
+	 * address that changed): publish what it is today. */
+	char host[256];
+	struct engine_info e;
+	engine_info_get(&e);
+	if (e.connect_port > 0 && advertised_host(&s->spark_conf, host, sizeof(host)) == 0 &&
+	    strcmp(host, e.connect_host) != 0) {
+		log_info("SIGHUP: advertised host %s -> %s", e.connect_host, host);
+		engine_info_update(set_host, host);
+	}
 	if (lifecycle_state() == ST_READY && registry_enabled() && s->dereg == JOB_NONE) {
-		/* On a worker: deregister, register; EV_REG_FAILED on failure. */
+		/* On a worker: EV_REG_FAILED on failure. */
 		if (jobs_register(1) == 0)
-			log_info("SIGHUP: re-registering with the gateway");
+			log_info("SIGHUP: checking the discovery node");
 		else
 			log_warn("SIGHUP: a registration is under way; not re-registering");
 	}
@@ -611,6 +621,9 @@ int supervise(struct engine *s)
 {
 	lifecycle_add_listener(on_state, NULL);
 	statefile_write(ST_STARTING);
+	/* From now on the file follows every change it shows (registration,
+	 * node, endpoints, sessions), not only the lifecycle's. */
+	engine_info_set_listener(statefile_refresh);
 	sdn_status("STARTING: Spark %s from %s", s->home.version, s->home.path);
 	s->start_deadline_ms = monotonic_ms() + s->settings.start_timeout_ms;
 	if (s->settings.exit_with_parent) {
