@@ -617,8 +617,20 @@ static void on_state(enum shim_state from, enum shim_state to, const char *reaso
 		statefile_write(to);
 }
 
+static void log_idle_policy(const struct settings *st)
+{
+	if (st->idle.timeout_ms > 0)
+		log_info("idle policy: %s engine, stops after %lld ms without work (%s)",
+			 engine_mode_name(st->idle.mode), (long long)st->idle.timeout_ms,
+			 st->idle.source);
+	else
+		log_info("idle policy: %s engine, no idle stop (%s)",
+			 engine_mode_name(st->idle.mode), st->idle.source);
+}
+
 int supervise(struct engine *s)
 {
+	log_idle_policy(&s->settings);
 	lifecycle_add_listener(on_state, NULL);
 	statefile_write(ST_STARTING);
 	/* From now on the file follows every change it shows (registration,
