@@ -80,16 +80,21 @@ static int operations_running(struct engine *s, int64_t now)
 {
 	struct engine_info e;
 	engine_info_get(&e);
-	if (s->stop.ops_fresh && e.active_operations == 0)
+	s->stop.ops_idle = 0;
+	if (s->stop.ops_fresh && e.active_operations == 0) {
+		s->stop.ops_idle = 1;
 		return 0;
+	}
 	if (s->stop.ops_fresh && e.attached_operations == 0) {
 		if (!s->stop.sent_since_ms) {
 			s->stop.sent_since_ms = now;
 			log_info("%d operation(s) listed, none sending: waiting up to %d ms for the "
 				 "client's ReleaseExecute", e.active_operations, RELEASE_WAIT_MS);
 		}
-		if (now - s->stop.sent_since_ms >= RELEASE_WAIT_MS)
+		if (now - s->stop.sent_since_ms >= RELEASE_WAIT_MS) {
+			s->stop.ops_idle = 1; /* all sent: nothing left to wait for */
 			return 0;
+		}
 	} else {
 		s->stop.sent_since_ms = 0;
 	}
@@ -125,9 +130,10 @@ static void stop_progress(struct engine *s, int64_t now)
 		log_warn("deregistration did not finish within %d ms; stopping Spark anyway",
 			 DEREG_WAIT_MS);
 	/* Leave a third of what is left of the budget for Spark's own
-	 * shutdown after the connect server has drained. */
+	 * shutdown after the connect server has drained. No operation left:
+	 * idle client channels must not hold the stop (jvm_stop_spark_async). */
 	if (s->connect_port > 0)
-		jvm_stop_spark_async((s->stop.deadline_ms - now) * 2 / 3);
+		jvm_stop_spark_async((s->stop.deadline_ms - now) * 2 / 3, s->stop.ops_idle);
 	else
 		jvm_exit_async(0);
 	s->stop.spark_stop_sent = 1;
