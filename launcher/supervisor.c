@@ -236,7 +236,7 @@ static void announce_ready(struct engine *s)
 	sdn_ready(status);
 	if (registry_enabled()) {
 		/* On a worker: EV_REG_REGISTERED or EV_REG_FAILED follows. */
-		jobs_register(0);
+		jobs_register();
 	} else {
 		/* Manual mode: the URL is the product, on stdout. */
 		printf("sc://%s:%d\n", e.connect_host, e.connect_port);
@@ -289,19 +289,10 @@ static void reload(struct engine *s)
 	ns.start_timeout_ms = o->start_timeout_ms;
 	*o = ns;
 	log_set_level(o->log_level);
-	/* The advertised host may resolve differently now (a discovered
-	 * address that changed): publish what it is today. */
-	char host[256];
-	struct engine_info e;
-	engine_info_get(&e);
-	if (e.connect_port > 0 && advertised_host(&s->spark_conf, host, sizeof(host)) == 0 &&
-	    strcmp(host, e.connect_host) != 0) {
-		log_info("SIGHUP: advertised host %s -> %s", e.connect_host, host);
-		engine_info_update(set_host, host);
-	}
 	if (lifecycle_state() == ST_READY && registry_enabled() && s->dereg == JOB_NONE) {
-		/* On a worker: EV_REG_FAILED on failure. */
-		if (jobs_register(1) == 0)
+		/* On a worker (the advertised host is looked up again there: it
+		 * may need the resolver): EV_REG_FAILED on failure. */
+		if (jobs_reregister(&s->spark_conf) == 0)
 			log_info("SIGHUP: checking the discovery node");
 		else
 			log_warn("SIGHUP: a registration is under way; not re-registering");
