@@ -119,3 +119,35 @@ def test_pid1_exit_code_is_the_engines(engines, pidns):
     assert e.wait_exit(60) == 3, e.stderr()[-3000:]
     assert "System.exit(3)" in e.stderr()
 
+
+
+def test_kubernetes_pod_spec_probes_the_control_port(engines, tmp_path):
+    """docs/kubernetes.md's pod: every probe is a gRPC probe of the control
+    port the args bind, for a health service the engine knows, and it needs
+    the token a non-loopback control address requires. Each probe's Check
+    answers SERVING on a READY engine started with the same control args
+    (on loopback here)."""
+    import yaml
+    from engine import SHIM_BIN, free_port
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "kubernetes.md")).read()
+    pod = yaml.safe_load(re.search(r"```yaml\n(.*?)```", doc, re.S).group(1))
+    c = pod["spec"]["containers"][0]
+    args = c["args"]
+    host, port = args[args.index("--control-address") + 1].rsplit(":", 1)
+    assert host == "0.0.0.0" and "--control-token-file" in args
+    probes = [c[k] for k in ("startupProbe", "readinessProbe", "livenessProbe")]
+    services = [p["grpc"].get("service", "") for p in probes]
+    assert all(p["grpc"]["port"] == int(port) for p in probes)
+    assert pod["spec"]["terminationGracePeriodSeconds"] > 30  # the default --stop-timeout
+
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    cport = free_port()
+    e = engines(loopback_args(control="127.0.0.1:%d" % cport,
+                              shim=["--control-token-file", str(token)]))
+    e.wait_ready()
+    for svc in services:
+        r = subprocess.run([SHIM_BIN, "ctl", "--address", "127.0.0.1:%d" % cport, "health"] +
+                           ([svc] if svc else []), capture_output=True, timeout=30)
+        assert r.returncode == 0, (svc, r.stdout, r.stderr)
+    assert e.stop() == 0
