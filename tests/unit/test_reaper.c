@@ -46,6 +46,8 @@ static void wait_state(pid_t pid, char want)
 		 proc_state(pid) ? proc_state(pid) : '-');
 }
 
+static int main_thread_has_child(pid_t pid);
+
 /* ---- a "JVM thread": forks, then waits for its child by pid when told ---- */
 
 struct jvm_thread {
@@ -132,6 +134,7 @@ static void test_jvm_child_status_is_not_stolen(void **st)
 	pthread_t t;
 	jvm_thread_start(&j, &t, 0);
 	wait_state(j.child, 'Z');
+	assert_false(main_thread_has_child(j.child)); /* the forking thread's */
 	int64_t now = 1000000;
 	for (int i = 0; i < 5; i++, now += REAPER_GRACE_MS)
 		assert_int_equal(reaper_scan(now), 0);
@@ -179,12 +182,70 @@ static void test_adopted_orphan_is_reaped_after_grace(void **st)
 	}
 }
 
+static int main_thread_has_child(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	int c, found = 0;
+	while (fscanf(f, "%d", &c) == 1)
+		found |= c == pid;
+	fclose(f);
+	return found;
+}
+
+static void *fork_sleeper(void *arg)
+{
+	int *fds = arg;
+	pid_t c = fork();
+	if (c == 0) {
+		char b;
+		close(fds[1]);
+		while (read(fds[0], &b, 1) < 0 && errno == EINTR)
+			;
+		_exit(9);
+	}
+	return (void *)(intptr_t)c;
+}
+
+/* What reaper.c relies on: a child belongs to the thread that forked it
+ * (so the JVM's children are not the main thread's), and when that thread
+ * exits the kernel hands its children to the main thread, where only the
+ * grace period protects them: their status still goes to whoever waits. */
+static void test_children_of_an_exited_thread_go_to_main(void **st)
+{
+	(void)st;
+	char err[256];
+	assert_int_equal(reaper_init(1, err, sizeof(err)), 1);
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pthread_t t;
+	void *ret;
+	assert_int_equal(pthread_create(&t, NULL, fork_sleeper, fds), 0);
+	assert_int_equal(pthread_join(t, &ret), 0);
+	pid_t c = (pid_t)(intptr_t)ret;
+	assert_true(c > 0);
+	assert_true(main_thread_has_child(c));
+	close(fds[1]); /* it exits 9 */
+	wait_state(c, 'Z');
+	int64_t now = 9000000;
+	assert_int_equal(reaper_scan(now), 0);
+	assert_int_equal(reaper_scan(now + REAPER_GRACE_MS - 1), 0);
+	int status;
+	assert_int_equal(waitpid(c, &status, 0), c); /* Java's reaper, in time */
+	assert_int_equal(WEXITSTATUS(status), 9);
+	assert_int_equal(reaper_scan(now + REAPER_GRACE_MS), 0);
+	close(fds[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inactive_without_pid1_or_subreaper),
 		cmocka_unit_test(test_jvm_child_status_is_not_stolen),
 		cmocka_unit_test(test_adopted_orphan_is_reaped_after_grace),
+		cmocka_unit_test(test_children_of_an_exited_thread_go_to_main),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

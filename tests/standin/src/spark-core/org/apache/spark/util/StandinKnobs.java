@@ -1,5 +1,6 @@
 package org.apache.spark.util;
 
+import java.io.IOException;
 import java.lang.reflect.Field;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,7 +32,7 @@ public final class StandinKnobs {
   public static final String LIST_CLOCK = "spark.standin.list.clock";
   /**
    * After a successful bind, spawn this many children through ProcessBuilder (one at a time):
-   * each starts a background `sleep` (the grandchild) and exits 7 at once, as a pyspark daemon
+   * each starts a background `sleep` (the grandchild) and exits 7 soon, as a pyspark daemon
    * that dies leaves its workers. The grandchild is re-parented to the nearest subreaper or
    * PID 1; Process.waitFor() must still see 7.
    */
@@ -124,9 +125,27 @@ public final class StandinKnobs {
     Thread t = new Thread(() -> {
       for (long i = 0; i < n; i++) {
         try {
-          Process p = new ProcessBuilder("/bin/sh", "-c",
-              "sleep " + life + " </dev/null >/dev/null 2>&1 & echo $!; exit 7")
-              .redirectErrorStream(true).start();
+          // Started on a thread that ends before the child does (as a pool
+          // thread may): the kernel then hands the child to the process's
+          // main thread, where a reaper must still leave its status to Java.
+          ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c",
+              "sleep " + life + " </dev/null >/dev/null 2>&1 & echo $!; sleep 0.2; exit 7")
+              .redirectErrorStream(true);
+          Process[] box = new Process[1];
+          IOException[] failed = new IOException[1];
+          Thread spawner = new Thread(() -> {
+            try {
+              box[0] = pb.start();
+            } catch (IOException e) {
+              failed[0] = e;
+            }
+          }, "standin-orphan-spawner");
+          spawner.start();
+          spawner.join();
+          if (failed[0] != null) {
+            throw failed[0];
+          }
+          Process p = box[0];
           String pid = new String(p.getInputStream().readAllBytes()).trim();
           int code = p.waitFor();
           LOG.info("standin: orphan maker exited " + code + ", left pid " + pid);
