@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -55,9 +56,26 @@ static struct {
 	size_t n_seen;
 } R;
 
+/* /proc must be this PID namespace's (unshare --pid without --mount-proc
+ * leaves the outer one): otherwise its pids are not ours. */
+static int proc_is_ours(void)
+{
+	char buf[32];
+	ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return atoi(buf) == (int)getpid();
+}
+
 int reaper_init(int subreaper, char *err, size_t errlen)
 {
 	memset(&R, 0, sizeof(R));
+	if ((getpid() == 1 || subreaper) && !proc_is_ours()) {
+		log_warn("/proc is not this PID namespace's (mount a new one, e.g. unshare "
+			 "--mount-proc): adopted orphans are not reaped");
+		return 0;
+	}
 	if (getpid() == 1) {
 		log_info("running as PID 1: adopted orphans are reaped, signals are the engine's own");
 	} else if (subreaper) {
