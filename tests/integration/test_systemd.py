@@ -33,9 +33,11 @@ ENGINE_ARGS = ("--control-address 127.0.0.1:15003 -- --master local[1] "
 def install(tmp_path, prefix, destdir=""):
     """`make install` into destdir with PREFIX=prefix; the unit's path."""
     build = os.path.dirname(SHIM_BIN)
+    # Not the jobserver of a `make test` this may run under.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     r = subprocess.run(["make", "-s", "-C", ROOT, "install", "BUILD=%s" % build,
                         "PREFIX=%s" % prefix, "DESTDIR=%s" % destdir],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     return os.path.join(destdir + prefix, "lib", "systemd", "system", "sparkshim@.service")
 
