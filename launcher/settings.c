@@ -91,7 +91,8 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 	    conf_get_bool(&m, "sparkshim.exit.with.parent", 0, &s->exit_with_parent, err,
 			  errlen) < 0 ||
 	    conf_get_bool(&m, "sparkshim.launcher.cache", 1, &s->launcher_cache, err, errlen) < 0 ||
-	    conf_get_bool(&m, "sparkshim.cds", 1, &s->cds, err, errlen) < 0)
+	    conf_get_bool(&m, "sparkshim.cds", 1, &s->cds, err, errlen) < 0 ||
+	    conf_get_bool(&m, "sparkshim.subreaper", 0, &s->subreaper, err, errlen) < 0)
 		goto out;
 	s->idle_timeout_ms = s->idle.timeout_ms;
 	if (s->start_timeout_ms <= 0 || s->stop_timeout_ms <= 0 || s->probe_interval_ms <= 0 ||

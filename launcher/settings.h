@@ -24,6 +24,7 @@ struct settings {
 	char state_file[4096];
 	char pid_file[4096];
 	int exit_with_parent;
+	int subreaper;              /* sparkshim.subreaper: reap adopted orphans (always as PID 1) */
 	int launcher_cache;         /* sparkshim.launcher.cache (default true) */
 	int cds;                    /* sparkshim.cds: class-data archive (default true) */
 	char cache_dir[4096];       /* sparkshim.cache.dir; "" = $XDG_CACHE_HOME/sparkshim */

@@ -1,10 +1,10 @@
 /* The main loop: one thread decides everything about the process. It polls
  * the signalfd and the event queue, sleeping until its next deadline (start
  * timeout, stop budget and its steps, idle check, max lifetime, watchdog,
- * systemd extension). It never blocks on anything else: registration,
- * deregistration, activity queries and probe quiescing run on workers
- * (jobs.c) that post their results. Workers (JVM host, prober, control
- * server, registry, jobs) only report. */
+ * systemd extension, orphan reaping as PID 1). It never blocks on anything
+ * else: registration, deregistration, activity queries and probe quiescing
+ * run on workers (jobs.c) that post their results. Workers (JVM host,
+ * prober, control server, registry, jobs) only report. */
 #include "launcher/supervisor.h"
 
 #include <errno.h>
@@ -27,6 +27,7 @@
 #include "launcher/engine_probe.h"
 #include "launcher/exit_path.h"
 #include "launcher/jobs.h"
+#include "launcher/reaper.h"
 #include "launcher/sdnotify.h"
 #include "launcher/signals.h"
 #include "shim/ctl/ctl_service.h"
@@ -547,6 +548,8 @@ static void check_deadlines(struct engine *s, int64_t now)
 		check_max_lifetime_drain(s, now);
 		check_idle(s, now, lifecycle_state());
 	}
+	if (reaper_active() && now >= reaper_next_ms())
+		reaper_scan(now);
 	/* systemd: keep start/stop timeouts extended while we make progress,
 	 * and ping the watchdog only while Spark answers. */
 	st = lifecycle_state();
@@ -593,6 +596,8 @@ static int next_timeout_ms(const struct engine *s, int64_t now)
 		AT(life);
 	if (st == ST_STARTING || st == ST_STOPPING)
 		AT(s->last_extend_ms + EXTEND_EVERY_MS);
+	if (reaper_active())
+		AT(reaper_next_ms());
 	uint64_t wd = sdn_watchdog_usec();
 	if (wd) {
 		int64_t due = s->last_watchdog_ms + (int64_t)(wd / 2000);
