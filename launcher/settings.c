@@ -85,8 +85,7 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 			      errlen) < 0 ||
 	    conf_get_duration(&m, "sparkshim.probe.interval", 2000, &s->probe_interval_ms, err,
 			      errlen) < 0 ||
-	    kconf_get_duration(spark_conf, "kyuubi.session.engine.idle.timeout", 30 * MIN,
-			       &s->idle_timeout_ms, err, errlen) < 0 ||
+	    idle_policy_choose(spark_conf, &s->idle, err, errlen) < 0 ||
 	    kconf_get_duration(spark_conf, "kyuubi.session.engine.check.interval", MIN,
 			       &s->check_interval_ms, err, errlen) < 0 ||
 	    kconf_get_duration(spark_conf, "kyuubi.session.engine.spark.max.lifetime", 0,
@@ -98,8 +97,10 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 	    conf_get_duration(&m, "sparkshim.cache.max.age", 30 * DAY, &s->cache_max_age_ms, err,
 			      errlen) < 0 ||
 	    conf_get_int(&m, "sparkshim.cache.max.size.mb", 2048, 1, 1L << 30, &cache_mb, err,
-			 errlen) < 0)
+			 errlen) < 0 ||
+	    conf_get_bool(&m, "sparkshim.subreaper", 0, &s->subreaper, err, errlen) < 0)
 		goto out;
+	s->idle_timeout_ms = s->idle.timeout_ms;
 	s->cache_max_bytes = (int64_t)cache_mb << 20;
 	if (s->cache_max_age_ms <= 0) {
 		snprintf(err, errlen, "sparkshim.cache.max.age=%s: expected a duration > 0",
