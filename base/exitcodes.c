@@ -29,6 +29,8 @@ const struct exit_code_info exit_codes[] = {
 	{EXIT_JVM_OOM, "EXIT_JVM_OOM", "77", "the JVM ran out of memory"},
 	{EXIT_STOP_TIMEOUT, "EXIT_STOP_TIMEOUT", "78",
 	 "a graceful stop exceeded its budget and was forced"},
+	{EXIT_BAD_HOST, "EXIT_BAD_HOST", "79",
+	 "the engine's host (advertised host, `spark.driver.host`) does not resolve"},
 	{EXIT_SIGNAL_BASE, "EXIT_SIGNAL_BASE", "128+N", "forced stop by signal N (second SIGTERM = 143)"},
 	{-1, NULL, "other",
 	 "Spark called `System.exit(n)` while serving: the engine exits with n"},

@@ -169,7 +169,10 @@ class Host:
             parts = line.split()
             if len(parts) >= 4:
                 addr, _, port = parts[3].rpartition(":")
-                res.append((addr.strip("[]"), int(port)))
+                addr = addr.strip("[]")
+                if addr.startswith("::ffff:"):  # IPv4-mapped (Java's sockets)
+                    addr = addr[len("::ffff:"):]
+                res.append((addr, int(port)))
         return res
 
     def add_link(self, label):
