@@ -4,8 +4,8 @@ private LAN of 198.18.0.0/15 that the tests create and remove (netns.py):
 
     cluster  master + worker (real Spark 4.3, standalone.py)
     engine   sparkshim; multi-homed: eth0 on the LAN and eth1 on a side
-             link that nobody else can reach (and that the interface scan
-             of Spark and of Kyuubi would pick first)
+             link that nobody else can reach; SPARK_LOCAL_IP names the side
+             link, so Spark by itself would put the driver there
     gw       ZooKeeper and a test gateway (ns_gateway.py): finds the
              engine's node and runs the real PySpark client on the sc://
              endpoint it advertises
@@ -84,8 +84,10 @@ def engine(rs, net, tmp_path):
                              "--conf", "spark.executor.memory=512m",
                              "--conf", "spark.sql.shuffle.partitions=2"] + zk_conf(net, ref) + \
             list(extra)
-        # No SPARK_LOCAL_IP / SPARK_LOCAL_HOSTNAME: the engine's settings decide.
-        e_env = dict(engine_env(rs), SPARK_LOCAL_IP=None, SPARK_LOCAL_HOSTNAME=None)
+        # Spark's own choice points at the side link (as a spark-env.sh
+        # written for another network would): only the engine's one
+        # setting can put the driver on the LAN.
+        e_env = dict(engine_env(rs), SPARK_LOCAL_IP=net["side_ip"], SPARK_LOCAL_HOSTNAME=None)
         e_env.update(env or {})
         d = tmp_path / ("e%d" % len(started))
         d.mkdir()
@@ -116,6 +118,13 @@ def gateway(rs, net, ref, scenario="executor", *args, timeout=240):
     assert "fatal" not in out, "gateway failed: %s\n%s\n%s" % (out["fatal"], out.get("tb"),
                                                              p.stderr[-3000:])
     return out
+
+
+def nothing_on_the_side_link(net):
+    """No socket of the engine listens on the side link's address: the
+    driver's RPC and block manager ports went where the setting said."""
+    side = [x for x in net["engine"].listening() if x[0] == net["side_ip"]]
+    assert not side, "listening on the side link: %s" % side
 
 
 def check_executor_query(out, net, e, lan_ip):
@@ -150,6 +159,7 @@ def test_one_setting_drives_advertised_and_driver_host(rs, net, engine):
     reaches the connect port; the control port stays on 127.0.0.1."""
     lan_ip = net["engine"].ip
     e = engine(["--conf", "spark.kyuubi.frontend.advertised.host=%s" % lan_ip])
+    nothing_on_the_side_link(net)
     out = gateway(rs, net, e.ref, "executor", 10 ** 6, 4)
     assert (out["host"], out["port"]) == (lan_ip, e.connect_port), out
     assert out["node"].startswith("serverUri=%s:%d;" % (lan_ip, e.connect_port))
@@ -179,6 +189,7 @@ def test_bind_to_one_interface(rs, net, engine):
                 "--conf", "spark.driver.port=0", "--conf", "spark.blockManager.port=0"],
                shim=["--control-address", "%s:0" % lan_ip],
                env={"SPARKSHIM_CONTROL_TOKEN": "s3cret-token"})
+    nothing_on_the_side_link(net)
     out = gateway(rs, net, e.ref, "executor", 10 ** 6, 4)
     assert (out["host"], out["port"]) == (lan_ip, e.connect_port), out
     app_id, exec_pid = check_executor_query(out, net, e, lan_ip)
