@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
 from real_spark import (Client, _kill_all, _live, base_env, fmt, free_port,  # noqa: E402
                         load_homes, stats)
 from report import emit  # noqa: E402
-from standalone import Standalone, gone  # noqa: E402
+from standalone import Standalone  # noqa: E402
 
 READY_TIMEOUT = 240
 

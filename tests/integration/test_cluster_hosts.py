@@ -18,7 +18,6 @@ advertised host that does not resolve is refused before anything starts.
 import json
 import os
 import signal
-import subprocess
 import time
 import uuid
 
@@ -149,6 +148,8 @@ def ended(net, app_id, exec_pid):
     c = net["cluster_"]
     c.wait_app(app_id, lambda w, a: w == "completed", STOP_S + 30, "%s completed" % app_id)
     assert c.app(app_id)[1]["state"] == "FINISHED"
+    # Released by the driver (Spark's context stopped in the engine).
+    assert "Received unregister request from application %s" % app_id in c.log("master")
     wait_for(lambda: gone(exec_pid), STOP_S, "the executor JVM gone")
 
 
