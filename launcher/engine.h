@@ -23,7 +23,7 @@ struct engine {
 	struct strvec submit_args;    /* what SparkSubmit.main gets, adjusted for connect */
 	char probe_host[256];         /* where the connect port is probed */
 	char engine_host[256];        /* advertised, and the driver's (driver_host.h) */
-	const char *engine_host_from; /* the key that gave it; NULL: discovered */
+	char engine_host_from[128];   /* the key that gave it; "": discovered */
 	int signal_fd;
 	int using_standin;
 	struct ctl_server *control;   /* the health + control endpoint, once started */

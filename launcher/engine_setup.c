@@ -140,7 +140,8 @@ int setup_connect_args(struct engine *s)
 		conf_set(&extra, "spark.connect.grpc.binding.port", "0");
 		conf_set(&s->spark_conf, "spark.connect.grpc.binding.port", "0");
 	}
-	if (driver_host_derive(&s->spark_conf, &extra, s->engine_host, s->engine_host_from) < 0) {
+	if (driver_host_derive(&s->spark_conf, &extra, s->engine_host,
+			       s->engine_host_from[0] ? s->engine_host_from : NULL) < 0) {
 		conf_free(&extra);
 		return EXIT_INTERNAL;
 	}

@@ -96,16 +96,16 @@ static int setup_registry(void)
 	/* A bad advertised host is a config error: say so before Spark starts.
 	 * It is also the driver's host (driver_host.h): it must resolve. */
 	char why[256];
-	if (advertised_host_from(&S.spark_conf, S.engine_host, sizeof(S.engine_host),
-				 &S.engine_host_from) < 0) {
+	const char *from = NULL;
+	if (advertised_host_from(&S.spark_conf, S.engine_host, sizeof(S.engine_host), &from) < 0) {
 		die_msg("%s", S.engine_host);
 		return EXIT_USAGE;
 	}
+	snprintf(S.engine_host_from, sizeof(S.engine_host_from), "%s", from ? from : "");
 	if (advertise_resolves(S.engine_host, why, sizeof(why)) < 0) {
 		die_msg("%s=%s: cannot be resolved (%s); expected a host name or address of this "
 			"engine that the gateway and the executors can reach",
-			S.engine_host_from ? S.engine_host_from : "the local host name",
-			S.engine_host, why);
+			from ? from : "the local host name", S.engine_host, why);
 		return EXIT_BAD_HOST;
 	}
 	return 0;
