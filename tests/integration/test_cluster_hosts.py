@@ -17,6 +17,7 @@ advertised host that does not resolve is refused before anything starts.
 """
 import json
 import os
+import re
 import signal
 import time
 import uuid
@@ -184,19 +185,31 @@ def test_one_setting_drives_advertised_and_driver_host(rs, net, engine):
 def test_bind_to_one_interface(rs, net, engine):
     """spark.connect.grpc.binding.address=<LAN address>: the connect port and
     the driver's ports listen on that address only, it is what is advertised,
-    executors use it; a control port on the LAN needs (and gets) a token."""
+    the executor registers with the driver there; a control port on the LAN
+    needs (and gets) a token. (The query across hosts is the test above's.)"""
     lan_ip = net["engine"].ip
-    e = engine(["--conf", "spark.connect.grpc.binding.address=%s" % lan_ip,
-                "--conf", "spark.driver.port=0", "--conf", "spark.blockManager.port=0"],
+    e = engine(["--conf", "spark.connect.grpc.binding.address=%s" % lan_ip],
                shim=["--control-address", "%s:0" % lan_ip],
                env={"SPARKSHIM_CONTROL_TOKEN": "s3cret-token"})
     nothing_on_the_side_link(net)
-    out = gateway(rs, net, e.ref, "executor", 10 ** 6, 4)
-    assert (out["host"], out["port"]) == (lan_ip, e.connect_port), out
-    app_id, exec_pid = check_executor_query(out, net, e, lan_ip)
-    assert listening(net, e.connect_port) == [lan_ip]
-    driver_port = int(out["result"]["partitions"][0]["driver_url"].rsplit(":", 1)[1])
+    app_id = wait_for(lambda: (e.state() or {}).get("app_id"), 30, "the app id")
+    c = net["cluster_"]
+    exec_pid = wait_for(lambda: c.executor_pids(app_id), 120, "the executor JVM")[0]
+    # The executor in the cluster namespace reached the driver on the LAN.
+    m = wait_for(lambda: re.search(r"Registered executor \S+ \((%s):\d+\) with ID 0"
+                                   % re.escape(net["cluster"].ip), e.stderr()), 120,
+                 "the executor registered with the driver")
+    assert m
+    argv = b" ".join(open("/proc/%d/cmdline" % exec_pid, "rb").read().split(b"\0")).decode()
+    driver_port = int(re.search(r"--driver-url spark://CoarseGrainedScheduler@%s:(\d+)"
+                                % re.escape(lan_ip), argv).group(1))
     assert listening(net, driver_port) == [lan_ip]
+    assert listening(net, e.connect_port) == [lan_ip]
+    # What the gateway sees and reaches.
+    names = nodes_with(net["zk"].port, NS, "refId=%s" % e.ref, host=net["zk"].host,
+                       connect=net["gw"].connect)
+    assert len(names) == 1 and names[0].startswith("serverUri=%s:%d;" % (lan_ip, e.connect_port))
+    assert net["gw"].port_open(lan_ip, e.connect_port)
     ctl_port = int(e.control_address.rsplit(":", 1)[1])
     assert listening(net, ctl_port) == [lan_ip]
     assert net["gw"].port_open(lan_ip, ctl_port)
