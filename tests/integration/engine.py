@@ -89,7 +89,9 @@ def config_call(port, keys=("spark.app.name",), timeout=10):
 class Engine:
     def __init__(self, tmp_path, args, env=None, spark_home=STANDIN, cwd=None, binary=SHIM_BIN,
                  state_file=True, prefix=()):
-        """prefix: argv run before the binary (`ip netns exec NS`: netns.Host.argv)."""
+        """prefix: a command that runs the engine, e.g. unshare, or `ip netns
+        exec NS` (netns.Host.argv, which execs it); self.pid is the pid of
+        what Popen started."""
         self.tmp = tmp_path
         self.state_file = os.path.join(str(tmp_path), "state.json")
         self.out_path = os.path.join(str(tmp_path), "stdout.log")
