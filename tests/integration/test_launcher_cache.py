@@ -27,12 +27,17 @@ JDK17 = os.path.dirname(JDK_BIN)
 JDK25 = "/usr/lib/jvm/temurin-25-jdk-amd64"
 
 
+SUBMIT_TIMES = {}  # refId -> its submit time, taken at the first launch
+
+
 def per_launch(ref):
-    """What a gateway changes on every launch."""
+    """What a gateway changes on every launch. The submit time is taken at a
+    refId's first launch, not at collection (a slow run must not let it pass
+    the engine's submit timeout, exit 74), and reused for that refId so the
+    cached and the fresh launcher commands compare equal."""
+    t = SUBMIT_TIMES.setdefault(ref, int(time.time() * 1000) - len(ref))
     return ["--conf", "spark.kyuubi.ha.engine.ref.id=%s" % ref,
-            # taken per launch, not at collection: a slow run must not let it
-            # pass the engine's submit timeout (exit 74)
-            "--conf", "spark.kyuubi.engine.submit.time=%d" % (int(time.time() * 1000) - len(ref)),
+            "--conf", "spark.kyuubi.engine.submit.time=%d" % t,
             "--conf", "spark.yarn.tags=KYUUBI,%s" % ref,
             "--name", "kyuubi_USER_SPARK_CONNECT_alice_default_%s" % ref]
 
