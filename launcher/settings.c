@@ -65,6 +65,22 @@ static int read_token(const struct conf *m, char *out, size_t outlen, char *err,
 	return 0;
 }
 
+/* The front door's limits. Spark's own session timeout (60 min by
+ * default) is when the door forgets a quiet session, as Spark does. */
+static int door_limits_load(const struct conf *m, const struct conf *spark, struct settings *s,
+			    char *err, size_t errlen)
+{
+	long ms, mo;
+	if (conf_get_int(m, "sparkshim.connect.max.sessions", 0, 0, 1000000, &ms, err, errlen) < 0 ||
+	    conf_get_int(m, "sparkshim.connect.max.operations", 0, 0, 1000000, &mo, err, errlen) < 0 ||
+	    conf_get_duration(spark, "spark.connect.session.manager.defaultSessionTimeout", 60 * MIN,
+			      &s->door_session_timeout_ms, err, errlen) < 0)
+		return -1;
+	s->door_max_sessions = (unsigned)ms;
+	s->door_max_operations = (unsigned)mo;
+	return 0;
+}
+
 int settings_load(const struct conf *cli_shim, const char *config_file,
 		  const struct conf *spark_conf, struct settings *s, char *err, size_t errlen)
 {
@@ -114,6 +130,8 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 		 conf_get_default(&m, "sparkshim.pid.file", ""));
 	snprintf(s->cache_dir, sizeof(s->cache_dir), "%s",
 		 conf_get_default(&m, "sparkshim.cache.dir", ""));
+	if (door_limits_load(&m, spark_conf, s, err, errlen) < 0)
+		goto out;
 	if (read_token(&m, s->control_token, sizeof(s->control_token), err, errlen) < 0)
 		goto out;
 	rc = 0;

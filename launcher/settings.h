@@ -26,6 +26,10 @@ struct settings {
 	int cds;                    /* sparkshim.cds: class-data archive (default true) */
 	char cache_dir[4096];       /* sparkshim.cache.dir; "" = $XDG_CACHE_HOME/sparkshim */
 	enum log_level log_level;
+	/* The front door's session table (shim/ctl/door_sessions.h). */
+	unsigned door_max_sessions;       /* sparkshim.connect.max.sessions; 0 = unlimited */
+	unsigned door_max_operations;     /* sparkshim.connect.max.operations; 0 = unlimited */
+	int64_t door_session_timeout_ms;  /* Spark's spark.connect.session.manager.defaultSessionTimeout */
 };
 
 /* 0 / -1 with a one-line error naming the bad key and value. */

@@ -457,3 +457,32 @@ size_t door_sessions_snapshot(struct door_sessions *t, struct door_session_info 
 	pthread_mutex_unlock(&t->mu);
 	return n;
 }
+
+int door_verdict_status(enum door_verdict v)
+{
+	switch (v) {
+	case DOOR_ADMIT:
+		return 0;
+	case DOOR_DRAINING:
+		return 14; /* UNAVAILABLE: the client may go to another engine */
+	case DOOR_TOO_MANY_SESSIONS:
+	case DOOR_TOO_MANY_OPERATIONS:
+		return 8; /* RESOURCE_EXHAUSTED */
+	}
+	return 13; /* INTERNAL: not a verdict */
+}
+
+const char *door_verdict_message(enum door_verdict v)
+{
+	switch (v) {
+	case DOOR_ADMIT:
+		return "";
+	case DOOR_DRAINING:
+		return "engine is draining: no new sessions (open one on another engine)";
+	case DOOR_TOO_MANY_SESSIONS:
+		return "too many sessions on this engine (sparkshim.connect.max.sessions)";
+	case DOOR_TOO_MANY_OPERATIONS:
+		return "too many operations running on this engine (sparkshim.connect.max.operations)";
+	}
+	return "unknown door verdict";
+}

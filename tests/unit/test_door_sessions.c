@@ -420,6 +420,20 @@ static void concurrent_use(void **state)
 	door_sessions_free(t);
 }
 
+static void verdict_answers(void **state)
+{
+	(void)state;
+	assert_int_equal(door_verdict_status(DOOR_ADMIT), 0);
+	assert_string_equal(door_verdict_message(DOOR_ADMIT), "");
+	assert_int_equal(door_verdict_status(DOOR_DRAINING), 14);
+	assert_non_null(strstr(door_verdict_message(DOOR_DRAINING), "engine is draining"));
+	assert_int_equal(door_verdict_status(DOOR_TOO_MANY_SESSIONS), 8);
+	assert_non_null(strstr(door_verdict_message(DOOR_TOO_MANY_SESSIONS), "max.sessions"));
+	assert_int_equal(door_verdict_status(DOOR_TOO_MANY_OPERATIONS), 8);
+	assert_non_null(strstr(door_verdict_message(DOOR_TOO_MANY_OPERATIONS), "max.operations"));
+	assert_int_equal(door_verdict_status((enum door_verdict)99), 13);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +451,7 @@ int main(void)
 		cmocka_unit_test(snapshot_order_and_truncation),
 		cmocka_unit_test(many_sessions_grow_the_table),
 		cmocka_unit_test(concurrent_use),
+		cmocka_unit_test(verdict_answers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
