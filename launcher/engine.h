@@ -13,6 +13,7 @@
 #include "launcher/settings.h"
 
 struct ctl_server;
+struct door_sessions;
 
 struct engine {
 	struct cli cli;
@@ -25,6 +26,9 @@ struct engine {
 	int signal_fd;
 	int using_standin;
 	struct ctl_server *control;   /* the health + control endpoint, once started */
+	/* The front door's sessions (launcher/door_wiring.h); NULL when the
+	 * front door is off: idle and drain then follow Spark's figures only. */
+	struct door_sessions *door;
 
 	/* supervisor state (supervisor.c). Whether a stop has begun and whether
 	 * READY was announced are the lifecycle state's to say
@@ -58,6 +62,8 @@ struct engine {
 	int activity_pending;         /* an idle decision waits for EV_ACTIVITY */
 	char idle_why[160];           /* ... and would stop for this reason */
 	int64_t idle_last_epoch_ms;   /* ... unless activity is newer than this */
+	int64_t idle_door_mark_ms;    /* ... or the door's (monotonic) newer than this */
+	int door_refusing;            /* the door refuses new sessions (draining or stopping) */
 
 	/* The loop's own clocks (monotonic ms). */
 	int64_t last_watchdog_ms;
