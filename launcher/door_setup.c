@@ -11,13 +11,13 @@
 
 #include "base/exitcodes.h"
 #include "base/log.h"
+#include "launcher/door_wiring.h"
 #include "launcher/exit_path.h"
 #include "shim/ctl/door_sessions.h"
 #include "shim/ctl/front_door.h"
 
 #define TOKEN_KEY "spark.connect.authenticate.token"
 #define TOKEN_ENV "SPARK_CONNECT_AUTHENTICATE_TOKEN"
-#define SESSION_TIMEOUT_KEY "spark.connect.session.manager.defaultSessionTimeout"
 
 void engine_user_name(const struct conf *c, char *out, size_t outlen)
 {
@@ -101,24 +101,15 @@ int door_open(struct engine *s)
 {
 	if (!s->settings.front_door)
 		return 0;
-	int64_t timeout = 60 * 60 * 1000;
 	char err[1024];
-	if (conf_get_duration(&s->spark_conf, SESSION_TIMEOUT_KEY, timeout, &timeout, err,
-			      sizeof(err)) < 0) {
-		die_msg("%s", err);
-		return EXIT_USAGE;
-	}
 	long maxmsg;
 	if (conf_get_int(&s->spark_conf, "spark.connect.grpc.maxInboundMessageSize",
 			 FRONT_DOOR_MAX_MESSAGE, 1024, 0x7fffffff, &maxmsg, err, sizeof(err)) < 0) {
 		die_msg("%s", err);
 		return EXIT_USAGE;
 	}
-	struct door_limits lim = {.max_sessions = (unsigned)s->settings.door_max_sessions,
-				  .max_operations = (unsigned)s->settings.door_max_operations,
-				  .session_timeout_ms = timeout};
-	s->sessions = door_sessions_new(&lim);
-	if (!s->sessions) {
+	s->door = door_wiring_open(&s->settings);
+	if (!s->door) {
 		die_msg("front door: out of memory");
 		return EXIT_INTERNAL;
 	}
@@ -133,14 +124,14 @@ int door_open(struct engine *s)
 		.tls_key = st->door_tls_key,
 		.tls_client_ca = st->door_tls_client_ca,
 		.max_message = (size_t)maxmsg,
-		.sessions = s->sessions,
+		.sessions = s->door,
 	};
 	char bound[320];
-	s->door = front_door_start(&o, bound, sizeof(bound), err, sizeof(err));
-	if (!s->door) {
+	s->front = front_door_start(&o, bound, sizeof(bound), err, sizeof(err));
+	if (!s->front) {
 		int inuse = errno == EADDRINUSE;
-		door_sessions_free(s->sessions);
-		s->sessions = NULL;
+		door_wiring_close(s->door);
+		s->door = NULL;
 		if (inuse)
 			die_msg("spark.connect.grpc.binding.port: %s; expected a free port (or 0 for any)",
 				err);
@@ -158,24 +149,24 @@ int door_open(struct engine *s)
 
 void door_export_token(struct engine *s)
 {
-	if (s->door && !s->internal_token_given)
+	if (s->front && !s->internal_token_given)
 		setenv(TOKEN_ENV, s->internal_token, 1);
 }
 
 int door_upstream(struct engine *s, int spark_port)
 {
-	if (!s->door)
+	if (!s->front)
 		return spark_port;
-	front_door_set_upstream(s->door, "127.0.0.1", spark_port);
-	return front_door_port(s->door);
+	front_door_set_upstream(s->front, "127.0.0.1", spark_port);
+	return front_door_port(s->front);
 }
 
 void door_reload(struct engine *s, const struct settings *ns)
 {
-	if (!s->door)
+	if (!s->front)
 		return;
 	char err[1024] = "";
-	if (front_door_reload(s->door, ns->door_token, err, sizeof(err)) < 0)
+	if (front_door_reload(s->front, ns->door_token, err, sizeof(err)) < 0)
 		log_error("SIGHUP: front door TLS files not reloaded, keeping the old ones: %s", err);
 	else
 		log_info("SIGHUP: front door token%s re-read", s->settings.door_tls_cert[0] ? " and TLS files" : "");
@@ -183,8 +174,8 @@ void door_reload(struct engine *s, const struct settings *ns)
 
 void door_close(struct engine *s)
 {
-	front_door_stop(s->door);
+	front_door_stop(s->front);
+	s->front = NULL;
+	door_wiring_close(s->door);
 	s->door = NULL;
-	door_sessions_free(s->sessions);
-	s->sessions = NULL;
 }

@@ -93,11 +93,7 @@ static int load_door(const struct conf *m, struct settings *s, char *err, size_t
 {
 	if (on_off(m, "sparkshim.connect.front.door", 1, &s->front_door, err, errlen) < 0 ||
 	    read_token(m, "sparkshim.connect.token.file", "SPARKSHIM_CONNECT_TOKEN", s->door_token,
-		       sizeof(s->door_token), err, errlen) < 0 ||
-	    conf_get_int(m, "sparkshim.connect.max.sessions", 0, 0, 1000000, &s->door_max_sessions,
-			 err, errlen) < 0 ||
-	    conf_get_int(m, "sparkshim.connect.max.operations", 0, 0, 1000000,
-			 &s->door_max_operations, err, errlen) < 0)
+		       sizeof(s->door_token), err, errlen) < 0)
 		return -1;
 	copy_key(m, "sparkshim.connect.tls.cert", s->door_tls_cert, sizeof(s->door_tls_cert));
 	copy_key(m, "sparkshim.connect.tls.key", s->door_tls_key, sizeof(s->door_tls_key));
@@ -105,6 +101,22 @@ static int load_door(const struct conf *m, struct settings *s, char *err, size_t
 		 sizeof(s->door_tls_client_ca));
 	copy_key(m, "sparkshim.connect.allowed.users", s->door_allowed_users,
 		 sizeof(s->door_allowed_users));
+	return 0;
+}
+
+/* The front door's limits. Spark's own session timeout (60 min by
+ * default) is when the door forgets a quiet session, as Spark does. */
+static int door_limits_load(const struct conf *m, const struct conf *spark, struct settings *s,
+			    char *err, size_t errlen)
+{
+	long ms, mo;
+	if (conf_get_int(m, "sparkshim.connect.max.sessions", 0, 0, 1000000, &ms, err, errlen) < 0 ||
+	    conf_get_int(m, "sparkshim.connect.max.operations", 0, 0, 1000000, &mo, err, errlen) < 0 ||
+	    conf_get_duration(spark, "spark.connect.session.manager.defaultSessionTimeout", 60 * MIN,
+			      &s->door_session_timeout_ms, err, errlen) < 0)
+		return -1;
+	s->door_max_sessions = (unsigned)ms;
+	s->door_max_operations = (unsigned)mo;
 	return 0;
 }
 
@@ -157,6 +169,8 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 		 conf_get_default(&m, "sparkshim.pid.file", ""));
 	snprintf(s->cache_dir, sizeof(s->cache_dir), "%s",
 		 conf_get_default(&m, "sparkshim.cache.dir", ""));
+	if (door_limits_load(&m, spark_conf, s, err, errlen) < 0)
+		goto out;
 	if (read_token(&m, "sparkshim.control.token.file", "SPARKSHIM_CONTROL_TOKEN", s->control_token,
 		       sizeof(s->control_token), err, errlen) < 0 ||
 	    load_door(&m, s, err, errlen) < 0)

@@ -33,8 +33,10 @@ struct settings {
 	char door_tls_key[4096];        /* sparkshim.connect.tls.key (PEM) */
 	char door_tls_client_ca[4096];  /* sparkshim.connect.tls.client.ca (PEM): mTLS */
 	char door_allowed_users[1024];  /* sparkshim.connect.allowed.users: "a,b" or "*" */
-	long door_max_sessions;         /* sparkshim.connect.max.sessions, 0 = unlimited */
-	long door_max_operations;       /* sparkshim.connect.max.operations, 0 = unlimited */
+	/* The front door's session table (shim/ctl/door_sessions.h). */
+	unsigned door_max_sessions;       /* sparkshim.connect.max.sessions; 0 = unlimited */
+	unsigned door_max_operations;     /* sparkshim.connect.max.operations; 0 = unlimited */
+	int64_t door_session_timeout_ms;  /* Spark's spark.connect.session.manager.defaultSessionTimeout */
 };
 
 /* 0 / -1 with a one-line error naming the bad key and value. */

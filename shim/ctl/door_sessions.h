@@ -23,9 +23,17 @@ enum door_verdict {
 	DOOR_TOO_MANY_OPERATIONS /* -> RESOURCE_EXHAUSTED */
 };
 
+/* What the relay answers a refusal with (one home for the text):
+ * door_verdict_status gives the gRPC status code number (0 OK for
+ * DOOR_ADMIT, 14 UNAVAILABLE, 8 RESOURCE_EXHAUSTED), door_verdict_message
+ * the status message ("" for DOOR_ADMIT). */
+int door_verdict_status(enum door_verdict v);
+const char *door_verdict_message(enum door_verdict v);
+
 struct door_limits {
 	unsigned max_sessions;      /* 0: unlimited */
-	unsigned max_operations;    /* concurrent calls in flight; 0: unlimited */
+	unsigned max_operations;    /* operations (ExecutePlan + ReattachExecute calls) in flight; a new
+				     * ExecutePlan beyond it is refused, a ReattachExecute never; 0: unlimited */
 	int64_t session_timeout_ms; /* a session with no activity for this long expires (Spark's session timeout) */
 };
 
@@ -42,7 +50,8 @@ void door_sessions_free(struct door_sessions *t);
  * in flight but belongs to no session. Not NUL-terminated.
  * On DOOR_ADMIT *out is a new call the caller must end with door_call_end();
  * otherwise *out is NULL and nothing was counted.
- * A call for a session not in the table opens it (event "open").
+ * A call for a session not in the table opens it (event "open"), except a
+ * ReleaseSession, which is relayed without opening one.
  */
 enum door_verdict door_call_begin(struct door_sessions *t, const char *method,
 				  const char *user_id, size_t user_len,

@@ -270,24 +270,6 @@ static void refuse(struct ctl_call *c, grpc_status_code code, const char *what)
 	ctl_call_finish(c, code, what, NULL, 0);
 }
 
-static grpc_status_code verdict_status(enum door_verdict v, const char **msg)
-{
-	switch (v) {
-	case DOOR_DRAINING:
-		*msg = "engine is draining: no new sessions";
-		return GRPC_STATUS_UNAVAILABLE;
-	case DOOR_TOO_MANY_SESSIONS:
-		*msg = "too many sessions on this engine";
-		return GRPC_STATUS_RESOURCE_EXHAUSTED;
-	case DOOR_TOO_MANY_OPERATIONS:
-		*msg = "too many concurrent operations on this engine";
-		return GRPC_STATUS_RESOURCE_EXHAUSTED;
-	default:
-		*msg = "";
-		return GRPC_STATUS_OK;
-	}
-}
-
 /* ---- downstream callbacks --------------------------------------------- */
 
 static void on_start(struct ctl_call *c)
@@ -462,12 +444,11 @@ static void on_message_bb(struct ctl_call *c, grpc_byte_buffer *bb)
 		code = GRPC_STATUS_UNAVAILABLE;
 	}
 	if (code == GRPC_STATUS_OK && !r->up && fd->sessions) {
-		const char *vmsg;
 		enum door_verdict v = door_call_begin(
 			fd->sessions, ctl_call_method(c), (const char *)ids.user_id, ids.user_len,
 			(const char *)ids.session_id, ids.session_len, monotonic_ms(), &r->sc);
-		code = verdict_status(v, &vmsg);
-		snprintf(msg, sizeof(msg), "%s", vmsg);
+		code = (grpc_status_code)door_verdict_status(v);
+		snprintf(msg, sizeof(msg), "%s", door_verdict_message(v));
 	}
 	if (code == GRPC_STATUS_OK) {
 		if (!r->up) {
