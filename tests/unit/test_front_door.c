@@ -8,6 +8,8 @@
 #include "tests/unit/ctl_testlib.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
 #include "shim/ctl/ctl_call.h"
 #include "shim/ctl/door_sessions.h"
@@ -59,8 +61,44 @@ static void spark_half_close(struct ctl_call *c)
 	ctl_call_finish(c, GRPC_STATUS_FAILED_PRECONDITION, "spark says no", t, 2);
 }
 
+/* Flood: as fast as flow control lets it, FLOOD_N messages of FLOOD_SIZE
+ * bytes, a few queued at a time; flood_sent counts what left. */
+#define M_FLOOD "/spark.connect.SparkConnectService/Flood"
+#define FLOOD_N 400
+#define FLOOD_SIZE (256 * 1024)
+static atomic_int flood_sent, flood_queued;
+
+static void flood_more(struct ctl_call *c)
+{
+	static uint8_t chunk[FLOOD_SIZE];
+	while (atomic_load(&flood_queued) < FLOOD_N && ctl_call_pending_writes(c) < 4) {
+		atomic_fetch_add(&flood_queued, 1);
+		ctl_call_write(c, chunk, sizeof(chunk));
+	}
+	if (atomic_load(&flood_queued) == FLOOD_N && ctl_call_pending_writes(c) == 0)
+		ctl_call_finish(c, GRPC_STATUS_OK, NULL, NULL, 0);
+}
+
+static void flood_done(struct ctl_call *c, int ok)
+{
+	if (ok && strcmp(ctl_call_method(c), M_FLOOD) == 0) {
+		atomic_fetch_add(&flood_sent, 1);
+		flood_more(c);
+	}
+}
+
+static void spark_dispatch_start(struct ctl_call *c)
+{
+	if (strcmp(ctl_call_method(c), M_FLOOD) == 0) {
+		flood_more(c);
+		return;
+	}
+	spark_start(c);
+}
+
 static const struct ctl_call_handler spark_handler = {
-	.on_start = spark_start, .on_message = spark_message, .on_half_close = spark_half_close};
+	.on_start = spark_dispatch_start, .on_message = spark_message,
+	.on_half_close = spark_half_close, .on_write_done = flood_done};
 
 /* ---- fixture -------------------------------------------------------- */
 
@@ -303,6 +341,71 @@ static void refusals(void **state)
 	assert_int_equal(front_door_reload(f->door, "CLI", err, sizeof(err)), 0);
 }
 
+/* One message in flight per direction: a client that stops reading stops
+ * the door reading from Spark, and flow control holds Spark back. */
+static void backpressure_reaches_spark(void **state)
+{
+	struct fx *f = *state;
+	uint8_t req[128];
+	size_t n = request(req, "alice", "");
+	grpc_metadata md = md1("authorization", "Bearer CLI");
+	struct rpc_stream *s;
+	char err[128];
+	assert_int_equal(rpc_stream_start(f->ch, M_FLOOD, &md, 1, 60000, &s, err, sizeof(err)), 0);
+	grpc_slice_unref(md.value);
+	assert_int_equal(rpc_stream_write(s, req, n, T_MS), 0);
+	rpc_stream_close_send(s, T_MS);
+	uint8_t *m;
+	size_t len;
+	assert_int_equal(rpc_stream_next(s, &m, &len, T_MS), 1);
+	free(m);
+	/* The client stalls; Spark could send all 100 MiB in well under this
+	 * time if nothing held it back. */
+	int last = -1;
+	for (int i = 0; i < 20 && last != atomic_load(&flood_sent); i++) {
+		last = atomic_load(&flood_sent);
+		usleep(250 * 1000);
+	}
+	int stalled = atomic_load(&flood_sent);
+	assert_true(stalled < FLOOD_N / 2);
+	int got = 1;
+	while (rpc_stream_next(s, &m, &len, T_MS) == 1) {
+		assert_int_equal(len, FLOOD_SIZE);
+		free(m);
+		got++;
+	}
+	assert_int_equal(rpc_stream_status(s, NULL), GRPC_STATUS_OK);
+	assert_int_equal(got, FLOOD_N);
+	rpc_stream_close(s);
+	print_message("Spark had sent %d of %d messages while the client stalled\n", stalled, FLOOD_N);
+}
+
+/* A client message over the limit never reaches Spark. */
+static void message_size_limit(void **state)
+{
+	struct fx *f = *state;
+	char bound[300], err[512];
+	struct front_door_opts o = {.bind = "127.0.0.1:0", .engine_user = "alice",
+				    .max_message = 1024};
+	struct front_door *d = front_door_start(&o, bound, sizeof(bound), err, sizeof(err));
+	assert_non_null(d);
+	front_door_set_upstream(d, "127.0.0.1", f->spark_port);
+	grpc_channel *ch = rpc_channel_open(bound);
+	static uint8_t big[2048];
+	size_t n = request(big, "alice", "");
+	big[n] = 0x1a; /* field 3, 2000 bytes */
+	big[n + 1] = 0xd0;
+	big[n + 2] = 0x0f;
+	struct rpc_result r;
+	int before = calls_seen();
+	assert_int_equal(rpc_unary(ch, M_CONFIG, big, n + 3 + 2000, NULL, T_MS, &r), 0);
+	assert_int_equal(r.status, GRPC_STATUS_RESOURCE_EXHAUSTED);
+	rpc_result_free(&r);
+	assert_int_equal(calls_seen(), before);
+	grpc_channel_destroy(ch);
+	front_door_stop(d);
+}
+
 static void bad_tls_files(void **state)
 {
 	(void)state;
@@ -326,6 +429,8 @@ int main(void)
 		cmocka_unit_test(not_serving_before_upstream),
 		cmocka_unit_test(relays_bytes_headers_status_trailers),
 		cmocka_unit_test(refusals),
+		cmocka_unit_test(backpressure_reaches_spark),
+		cmocka_unit_test(message_size_limit),
 		cmocka_unit_test(bad_tls_files),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
