@@ -77,7 +77,7 @@ struct front_door {
 	grpc_server_credentials *creds;
 };
 
-enum utag_kind { U_SEND, U_INITIAL, U_RECV, U_STATUS };
+enum utag_kind { U_SEND, U_CLOSE, U_INITIAL, U_RECV, U_STATUS };
 
 struct relay;
 struct utag {
@@ -95,10 +95,11 @@ struct relay {
 	grpc_metadata *send_md;      /* forwarded request headers (owned slices) */
 	size_t n_send_md;
 	grpc_byte_buffer *send_bb, *recv_bb;
+	grpc_byte_buffer *held;      /* read ahead while send_bb is still going out */
 	grpc_metadata_array initial, trailing;
 	grpc_status_code status;
 	grpc_slice details;
-	struct utag t_send, t_initial, t_recv, t_status;
+	struct utag t_send, t_close, t_initial, t_recv, t_status;
 	int sending, half_closed, recv_ended, status_done, finished, cancelled;
 	int status_started;          /* the RECV_STATUS batch is posted: it will end sc */
 };
@@ -224,6 +225,8 @@ static void relay_free(struct relay *r)
 		grpc_byte_buffer_destroy(r->send_bb);
 	if (r->recv_bb)
 		grpc_byte_buffer_destroy(r->recv_bb);
+	if (r->held)
+		grpc_byte_buffer_destroy(r->held);
 	grpc_metadata_array_destroy(&r->initial);
 	grpc_metadata_array_destroy(&r->trailing);
 	grpc_slice_unref(r->details);
@@ -304,6 +307,7 @@ static void on_start(struct ctl_call *c)
 	grpc_metadata_array_init(&r->trailing);
 	r->details = grpc_empty_slice();
 	r->t_send = (struct utag){U_SEND, r};
+	r->t_close = (struct utag){U_CLOSE, r};
 	r->t_initial = (struct utag){U_INITIAL, r};
 	r->t_recv = (struct utag){U_RECV, r};
 	r->t_status = (struct utag){U_STATUS, r};
@@ -469,21 +473,30 @@ static grpc_status_code open_call(struct relay *r, const struct connect_ids *ids
 	return code;
 }
 
-/* A later client message: to Spark (under r->mu; the previous one is out). */
-static void forward_next(struct relay *r, grpc_byte_buffer **bb)
+/* A later client message: to Spark (under r->mu), or held while the
+ * previous one is still going out (the next read waits for it). 1 when it
+ * went out (read ahead again). */
+static int forward_next(struct relay *r, grpc_byte_buffer **bb)
 {
 	if (r->finished)
-		return; /* Spark's status is already relayed: dropped */
+		return 0; /* Spark's status is already relayed: dropped */
+	if (r->sending) {
+		r->held = *bb;
+		*bb = NULL;
+		return 0;
+	}
 	grpc_op op;
 	memset(&op, 0, sizeof(op));
 	op.op = GRPC_OP_SEND_MESSAGE;
 	op.data.send_message.send_message = *bb;
 	r->send_bb = *bb;
 	*bb = NULL;
-	if (up_batch(r, &op, 1, &r->t_send) == 0)
+	if (up_batch(r, &op, 1, &r->t_send) == 0) {
 		r->sending = 1;
-	else
-		grpc_call_cancel(r->up, NULL);
+		return 1;
+	}
+	grpc_call_cancel(r->up, NULL);
+	return 0;
 }
 
 static void on_message_bb(struct ctl_call *c, grpc_byte_buffer *bb)
@@ -495,10 +508,16 @@ static void on_message_bb(struct ctl_call *c, grpc_byte_buffer *bb)
 	grpc_status_code code = inspect(r->fd, bb, &view, &ids, msg, sizeof(msg));
 	size_t len = grpc_byte_buffer_length(bb);
 	pthread_mutex_lock(&r->mu);
-	if (code == GRPC_STATUS_OK && !r->up)
+	/* Read ahead once a message went out: a unary call's half-close then
+	 * reaches Spark without waiting for the send to complete. At most one
+	 * message is held besides the one going out. */
+	int read_ahead = 0;
+	if (code == GRPC_STATUS_OK && !r->up) {
 		code = open_call(r, &ids, &bb, msg, sizeof(msg));
-	else if (code == GRPC_STATUS_OK)
-		forward_next(r, &bb);
+		read_ahead = code == GRPC_STATUS_OK;
+	} else if (code == GRPC_STATUS_OK) {
+		read_ahead = forward_next(r, &bb);
+	}
 	if (code == GRPC_STATUS_OK && r->sc)
 		door_call_bytes(r->fd->sessions, r->sc, len, 0, monotonic_ms());
 	if (code != GRPC_STATUS_OK) {
@@ -517,6 +536,8 @@ static void on_message_bb(struct ctl_call *c, grpc_byte_buffer *bb)
 		door_call_end(r->fd->sessions, end_sc, code, monotonic_ms());
 	if (bb)
 		grpc_byte_buffer_destroy(bb);
+	if (read_ahead)
+		ctl_call_read(c);
 	if (code == GRPC_STATUS_PERMISSION_DENIED || code == GRPC_STATUS_INVALID_ARGUMENT)
 		refuse(c, code, msg);
 	else if (code != GRPC_STATUS_OK)
@@ -530,12 +551,14 @@ static void on_half_close(struct ctl_call *c)
 	pthread_mutex_lock(&r->mu);
 	int no_msg = !r->up && !r->finished;
 	if (r->up && !r->half_closed && !r->finished) {
+		r->half_closed = 1;
+		/* Reads stop while a message is held, so none is: the close may
+		 * follow the message going out at once (its own batch). */
 		grpc_op op;
 		memset(&op, 0, sizeof(op));
 		op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-		r->half_closed = 1;
-		if (up_batch(r, &op, 1, &r->t_send) == 0)
-			r->sending = 1;
+		if (up_batch(r, &op, 1, &r->t_close) < 0)
+			grpc_call_cancel(r->up, NULL);
 	}
 	if (no_msg)
 		r->finished = 1;
@@ -639,12 +662,23 @@ static void up_event(struct utag *t, int ok)
 			grpc_byte_buffer_destroy(r->send_bb);
 			r->send_bb = NULL;
 		}
-		int read_next = ok && !r->half_closed && !r->finished;
+		int read_next = 0;
+		if (ok && r->held && !r->finished) {
+			grpc_byte_buffer *h = r->held;
+			r->held = NULL;
+			read_next = forward_next(r, &h);
+			if (h)
+				grpc_byte_buffer_destroy(h);
+		} else {
+			read_next = ok && !r->half_closed && !r->finished;
+		}
 		pthread_mutex_unlock(&r->mu);
 		if (read_next)
 			ctl_call_read(r->dc);
 		break;
 	}
+	case U_CLOSE:
+		break;
 	case U_INITIAL: {
 		size_t n;
 		grpc_metadata *md = md_filter(&r->initial, drop_response_key, &n);

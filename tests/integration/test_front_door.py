@@ -268,6 +268,11 @@ def test_client_cancel_reaches_spark(engines):
         call.cancel()
         wait_for(lambda: key + " is removed" in e.stderr(), 8,
                  "Spark to see the client's cancel (well before the 20 s response)")
+        # The client's deadline ends Spark's call too.
+        op, call = c.execute(responses=1, delay_ms=20000, timeout=3)
+        key = "ExecuteKey(%s,%s,%s)" % (OS_USER, c.session_id, op)
+        assert code_of(lambda: list(call)) == grpc.StatusCode.DEADLINE_EXCEEDED
+        wait_for(lambda: key + " is removed" in e.stderr(), 8, "Spark to see the deadline")
     assert e.stop() == 0
 
 
