@@ -13,6 +13,7 @@
 #include "launcher/settings.h"
 
 struct ctl_server;
+struct front_door;
 struct door_sessions;
 
 struct engine {
@@ -26,6 +27,13 @@ struct engine {
 	int signal_fd;
 	int using_standin;
 	struct ctl_server *control;   /* the health + control endpoint, once started */
+	/* The Connect front door (door_setup.c); NULL with --front-door off. */
+	struct front_door *front;
+	char door_bind[320];          /* where the door listens */
+	char internal_token[256];     /* what Spark requires; only the door sends it */
+	int internal_token_given;     /* the user set spark.connect.authenticate.token */
+	char engine_user[256];        /* user_id every session must carry (unless allowed) */
+	int spark_port;               /* Spark's own connect port (behind the door) */
 	/* The front door's sessions (launcher/door_wiring.h); NULL when the
 	 * front door is off: idle and drain then follow Spark's figures only. */
 	struct door_sessions *door;

@@ -24,6 +24,7 @@
 #include "jni/launcher_cache.h"
 #include "jni/output_tap.h"
 #include "jni/spark_launcher.h"
+#include "launcher/door_setup.h"
 #include "launcher/exit_path.h"
 #include "launcher/submit_args.h"
 #include "launcher/timeline.h"
@@ -133,15 +134,23 @@ int setup_connect_args(struct engine *s)
 			return EXIT_INTERNAL;
 	/* Behind a gateway many engines share a host: let the kernel pick the
 	 * port unless one was asked for. By hand, Spark's default (15002). */
-	struct conf extra;
+	struct conf extra, force;
 	conf_init(&extra);
+	conf_init(&force);
+	int drc = door_plan(s, &force);
+	if (drc) {
+		conf_free(&extra);
+		conf_free(&force);
+		return drc;
+	}
 	if (registry_enabled() && !conf_get(&s->spark_conf, "spark.connect.grpc.binding.port")) {
 		conf_set(&extra, "spark.connect.grpc.binding.port", "0");
 		conf_set(&s->spark_conf, "spark.connect.grpc.binding.port", "0");
 	}
 	char *replaced = NULL;
-	int rc = submit_make_connect(&s->submit_args, &extra, &replaced);
+	int rc = submit_make_connect(&s->submit_args, &extra, &force, &replaced);
 	conf_free(&extra);
+	conf_free(&force);
 	if (rc < 0)
 		return EXIT_INTERNAL;
 	if (replaced) {
@@ -150,7 +159,9 @@ int setup_connect_args(struct engine *s)
 		free(replaced);
 	}
 	const char *bind = conf_get(&s->spark_conf, "spark.connect.grpc.binding.address");
-	snprintf(s->probe_host, sizeof(s->probe_host), "%s", is_wildcard(bind) ? "127.0.0.1" : bind);
+	if (!s->settings.front_door) /* else door_plan: Spark is on 127.0.0.1 */
+		snprintf(s->probe_host, sizeof(s->probe_host), "%s",
+			 is_wildcard(bind) ? "127.0.0.1" : bind);
 	return 0;
 }
 
@@ -461,6 +472,7 @@ int start_engine_jvm(struct engine *s)
 	l.on_abort = shim_hook_abort;
 	l.on_oom_exit = shim_hook_oom;
 	l.on_created = jvm_created;
+	door_export_token(s);
 	jvm_create_started = timeline_now();
 	int rc = jvm_host_start(&l, err, sizeof(err));
 	java_cmd_free(&jc);

@@ -14,6 +14,7 @@
 #include "base/lifecycle.h"
 #include "base/log.h"
 #include "base/statefile.h"
+#include "launcher/door_setup.h"
 #include "launcher/engine_probe.h"
 #include "launcher/engine_setup.h"
 #include "launcher/exit_path.h"
@@ -142,7 +143,7 @@ int main(int argc, char **argv)
 	if ((rc = setup_process()) || (rc = setup_spark_home(&S)) ||
 	    (rc = setup_conf_and_settings(&S)) || (rc = setup_files()) || (rc = setup_registry()) ||
 	    (rc = setup_java(&S)) || (rc = setup_connect_args(&S)) ||
-	    (rc = check_connect_port_free(&S))) {
+	    (rc = check_connect_port_free(&S)) || (rc = door_open(&S))) {
 		cleanup_files();
 		return rc;
 	}
@@ -150,6 +151,7 @@ int main(int argc, char **argv)
 	lifecycle_add_listener(timeline_on_state, NULL);
 	if (S.cli.print_launch) {
 		rc = print_launch_command(&S);
+		door_close(&S);
 		cleanup_files();
 		return rc;
 	}
@@ -157,6 +159,7 @@ int main(int argc, char **argv)
 	log_info("sparkshim %s: Spark %s at %s, Java at %s", SPARKSHIM_VERSION, S.home.version,
 		 S.home.path, S.java.home);
 	if ((rc = start_engine_jvm(&S))) {
+		door_close(&S);
 		cleanup_files();
 		return rc;
 	}
@@ -169,6 +172,7 @@ int main(int argc, char **argv)
 	registry_close();
 	ctl_server_stop(S.control);
 	S.control = NULL;
+	door_close(&S);
 	connect_probe_shutdown();
 	if (rc == 0)
 		exit_now(0, "stopped cleanly");

@@ -26,6 +26,13 @@ struct settings {
 	int cds;                    /* sparkshim.cds: class-data archive (default true) */
 	char cache_dir[4096];       /* sparkshim.cache.dir; "" = $XDG_CACHE_HOME/sparkshim */
 	enum log_level log_level;
+	/* The Connect front door (docs/front-door.md). */
+	int front_door;                 /* sparkshim.connect.front.door, --front-door on|off (default on) */
+	char door_token[512];           /* client bearer token: sparkshim.connect.token.file or env SPARKSHIM_CONNECT_TOKEN; "" = none */
+	char door_tls_cert[4096];       /* sparkshim.connect.tls.cert (PEM); "" = plaintext */
+	char door_tls_key[4096];        /* sparkshim.connect.tls.key (PEM) */
+	char door_tls_client_ca[4096];  /* sparkshim.connect.tls.client.ca (PEM): mTLS */
+	char door_allowed_users[1024];  /* sparkshim.connect.allowed.users: "a,b" or "*" */
 	/* The front door's session table (shim/ctl/door_sessions.h). */
 	unsigned door_max_sessions;       /* sparkshim.connect.max.sessions; 0 = unlimited */
 	unsigned door_max_operations;     /* sparkshim.connect.max.operations; 0 = unlimited */

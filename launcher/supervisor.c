@@ -24,6 +24,7 @@
 #include "base/statefile.h"
 #include "jni/jvm_host.h"
 #include "jni/output_tap.h"
+#include "launcher/door_setup.h"
 #include "launcher/door_wiring.h"
 #include "launcher/engine_probe.h"
 #include "launcher/exit_path.h"
@@ -244,14 +245,22 @@ static void start_control(struct engine *s)
 	/* ctl_server_start published `bound` in engine_info and logged it. */
 }
 
+static void set_port(struct engine_info *e, void *arg) { e->connect_port = *(int *)arg; }
+
 static void on_connect_port(struct engine *s, int port)
 {
-	s->connect_port = port;
+	s->spark_port = port;
+	s->connect_port = door_upstream(s, port);
+	engine_info_update(set_port, &s->connect_port);
 	char host[256];
 	if (advertised_host(&s->spark_conf, host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "%s", s->probe_host);
 	engine_info_update(set_host, host);
-	log_info("Spark Connect server bound port %d", port);
+	if (s->front)
+		log_info("Spark Connect server bound port %d (loopback, behind the front door on port %d)",
+			 port, s->connect_port);
+	else
+		log_info("Spark Connect server bound port %d", port);
 	start_control(s);
 }
 
@@ -313,6 +322,8 @@ static void reload(struct engine *s)
 #undef CHANGED
 	if (strcmp(o->control_token, ns.control_token) != 0)
 		log_info("SIGHUP: control token changed (takes effect on restart)");
+	door_reload(s, &ns);
+	ns.front_door = o->front_door;
 	/* Things bound at start-up stay as they are. */
 	snprintf(ns.control_address, sizeof(ns.control_address), "%s", o->control_address);
 	snprintf(ns.control_token, sizeof(ns.control_token), "%s", o->control_token);

@@ -598,7 +598,13 @@ static void h_event(struct call *c, enum tag_kind kind, int ok)
 		grpc_byte_buffer *bb = c->payload;
 		c->payload = NULL;
 		grpc_byte_buffer_reader rd;
-		if (bb && grpc_byte_buffer_reader_init(&rd, bb)) {
+		if (bb && c->h->on_message_bb) {
+			if (!c->done)
+				c->h->on_message_bb(CC(c), bb);
+			else
+				grpc_byte_buffer_destroy(bb);
+			bb = NULL;
+		} else if (bb && grpc_byte_buffer_reader_init(&rd, bb)) {
 			grpc_slice all = grpc_byte_buffer_reader_readall(&rd);
 			grpc_byte_buffer_reader_destroy(&rd);
 			if (!c->done && c->h->on_message)
@@ -801,6 +807,28 @@ int ctl_call_write(struct ctl_call *cc, const void *msg, size_t len)
 		free(o);
 	}
 	pthread_mutex_unlock(&c->hmu);
+	return ok ? 0 : -1;
+}
+
+int ctl_call_write_bb(struct ctl_call *cc, grpc_byte_buffer *bb)
+{
+	struct call *c = (struct call *)cc;
+	struct outmsg *o = NULL;
+	int ok = bb && h_begin(c) && !c->finish_queued && (o = calloc(1, sizeof(*o)));
+	if (ok) {
+		o->bb = bb;
+		if (c->out_tail)
+			c->out_tail->next = o;
+		else
+			c->out_head = o;
+		c->out_tail = o;
+		c->n_out++;
+		h_pump(c);
+	} else if (bb) {
+		grpc_byte_buffer_destroy(bb);
+	}
+	if (bb)
+		pthread_mutex_unlock(&c->hmu);
 	return ok ? 0 : -1;
 }
 
@@ -1191,9 +1219,11 @@ struct ctl_server *ctl_server_start(const struct ctl_server_opts *o, char *bound
 		snprintf(err, errlen, "%s: cannot register methods", s->name);
 		return fail_started(s, ENOMEM);
 	}
-	grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+	grpc_server_credentials *creds =
+		o->creds ? o->creds : grpc_insecure_server_credentials_create();
 	int port = grpc_server_add_http2_port(s->server, o->bind, creds);
-	grpc_server_credentials_release(creds);
+	if (!o->creds)
+		grpc_server_credentials_release(creds);
 	if (port <= 0) {
 		int e = ctl_addr_bind_errno(&a);
 		if (e > 0)
@@ -1222,7 +1252,8 @@ struct ctl_server *ctl_server_start(const struct ctl_server_opts *o, char *bound
 		for (int d = 0; d < depth; d++)
 			post_request(s, i);
 	}
-	for (int d = 0; d < (s->generic ? DEPTH_GENERIC_HANDLER : DEPTH_DEFAULT); d++)
+	int gdepth = o->generic_depth > 0 ? o->generic_depth : DEPTH_GENERIC_HANDLER;
+	for (int d = 0; d < (s->generic ? gdepth : DEPTH_DEFAULT); d++)
 		post_request(s, GENERIC);
 	if (a.is_unix)
 		snprintf(s->bound, sizeof(s->bound), "%s", o->bind);

@@ -276,7 +276,7 @@ static void test_submit_make_connect(void **st)
 	/* No class: added, extra conf appended. */
 	struct strvec v;
 	vec_of(&v, "--master", "local", NULL);
-	assert_int_equal(submit_make_connect(&v, &extra, &replaced), 0);
+	assert_int_equal(submit_make_connect(&v, &extra, NULL, &replaced), 0);
 	assert_null(replaced);
 	char *j = strvec_join(&v, 0, " ");
 	assert_string_equal(j, "--class " CONNECT_SERVER_CLASS
@@ -288,7 +288,7 @@ static void test_submit_make_connect(void **st)
 	 * the user set is not overridden. */
 	vec_of(&v, "--class", "org.apache.kyuubi.engine.spark.SparkSQLEngine", "--conf",
 	    "spark.connect.grpc.binding.port=15010", "kyuubi-engine.jar", "arg1", NULL);
-	assert_int_equal(submit_make_connect(&v, &extra, &replaced), 0);
+	assert_int_equal(submit_make_connect(&v, &extra, NULL, &replaced), 0);
 	assert_string_equal(replaced, "org.apache.kyuubi.engine.spark.SparkSQLEngine");
 	free(replaced);
 	j = strvec_join(&v, 0, " ");
@@ -299,7 +299,7 @@ static void test_submit_make_connect(void **st)
 
 	/* The connect class with its jar (Spark 3.5 style) is kept as is. */
 	vec_of(&v, "--class=" CONNECT_SERVER_CLASS, "spark-connect_2.12-3.5.3.jar", NULL);
-	assert_int_equal(submit_make_connect(&v, NULL, &replaced), 0);
+	assert_int_equal(submit_make_connect(&v, NULL, NULL, &replaced), 0);
 	assert_null(replaced);
 	assert_int_equal(v.n, 2);
 	strvec_free(&v);
