@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 	if ((rc = setup_process()) || (rc = setup_spark_home(&S)) ||
 	    (rc = setup_conf_and_settings(&S)) || (rc = setup_files()) || (rc = setup_registry()) ||
 	    (rc = setup_java(&S)) || (rc = setup_connect_args(&S)) ||
-	    (rc = check_connect_port_free(&S)) || (rc = door_open(&S))) {
+	    (rc = check_connect_port_free(&S))) {
 		cleanup_files();
 		return rc;
 	}
@@ -151,7 +151,12 @@ int main(int argc, char **argv)
 	lifecycle_add_listener(timeline_on_state, NULL);
 	if (S.cli.print_launch) {
 		rc = print_launch_command(&S);
-		door_close(&S);
+		cleanup_files();
+		return rc;
+	}
+	/* The published port, bound before the JVM exists: a taken port
+	 * costs nothing to undo. */
+	if ((rc = door_open(&S))) {
 		cleanup_files();
 		return rc;
 	}

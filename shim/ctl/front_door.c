@@ -341,6 +341,12 @@ static grpc_status_code check_message(struct front_door *fd, grpc_slice s, struc
 		snprintf(msg, cap, "malformed request message");
 		return GRPC_STATUS_INVALID_ARGUMENT;
 	}
+	if (!ids->user_len) {
+		snprintf(msg, cap, "request without user_context.user_id (the client sets it from "
+				   "';user_id=' or SPARK_USER/USER); engine user '%s'",
+			 fd->engine_user);
+		return GRPC_STATUS_PERMISSION_DENIED;
+	}
 	if (!front_door_user_allowed(fd->engine_user, fd->allowed, (const char *)ids->user_id,
 				     ids->user_len)) {
 		snprintf(msg, cap, "user_id '%.*s' may not use this engine (engine user '%s')",
@@ -584,7 +590,15 @@ static void maybe_finish(struct relay *r)
 	char *details = malloc(dl + 1);
 	if (details)
 		slice_to_cstr(r->details, details, dl + 1);
-	ctl_call_finish(r->dc, r->status, details ? details : "", tr, tr ? n : 0);
+	grpc_status_code code = r->status;
+	if (code == GRPC_STATUS_CANCELLED && !r->cancelled) {
+		/* Nobody on our side cancelled: Spark's server reset the call
+		 * (stopped, or its JVM went away). The client may retry. */
+		code = GRPC_STATUS_UNAVAILABLE;
+		free(details);
+		details = strdup("Spark Connect ended the call: its server stopped or went away");
+	}
+	ctl_call_finish(r->dc, code, details ? details : "", tr, tr ? n : 0);
 	free(details);
 	free(tr);
 	if (sc)
@@ -699,7 +713,10 @@ static grpc_ssl_server_certificate_config *tls_load(struct tls_files *t, char *e
 	grpc_ssl_server_certificate_config *cfg = NULL;
 	if (key && (!t->ca || ca)) {
 		grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
-		cfg = grpc_ssl_server_certificate_config_create(ca, &pair, 1);
+		/* gRPC 1.51 asserts that a fetched config has root certificates
+		 * even when client certificates are not requested: without a
+		 * client CA the server's own chain stands in (never used). */
+		cfg = grpc_ssl_server_certificate_config_create(ca ? ca : cert, &pair, 1);
 		if (!cfg)
 			snprintf(err, errlen, "TLS: cannot use %s / %s", t->cert, t->key);
 	}

@@ -83,6 +83,8 @@ def start_real(tmp, rs, extra=(), shim=(), spark35=False, timeout=150, **kw):
     home = rs["SPARK35_HOME"] if spark35 else rs["SPARK4_HOME"]
     env = engine_env(rs, "SPARK35_PYTHON" if spark35 else "SPARK4_PYTHON")
     env.update(kw.pop("env", {}) or {})
+    if spark35:  # the front door needs Spark 4 (docs/front-door.md)
+        shim = ["--front-door", "off"] + list(shim)
     e = Engine(tmp, real_args(extra=extra, shim=shim, binding_address=not spark35, **kw),
                env=env, spark_home=home)
     try:
