@@ -332,7 +332,7 @@ def standin_block(tmp, rounds, stream_mib, config_calls, idle_n, out):
             nbytes = stream_mib << 20
             for p in PATHS:  # warm-up, untimed
                 addr, a_ca, _ = paths[p]
-                load(addr, "--stream", 64 << 20, tls_ca=a_ca)
+                load(addr, "--stream", 256 << 20, "--rounds", 2, tls_ca=a_ca)
                 load(addr, "--config", 300, "--warmup", 100, tls_ca=a_ca)
             for r in range(rounds):
                 order = PATHS[r % 3:] + PATHS[:r % 3]
