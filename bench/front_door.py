@@ -33,6 +33,7 @@ below nginx, p50 added latency <= 100 us, <= 16 KiB per idle session.
 Everything on 127.0.0.1; every process started is stopped on any way out."""
 import argparse
 import atexit
+import getpass
 import json
 import os
 import shutil
@@ -266,7 +267,7 @@ class Nginx:
 # ---- measurements ----
 
 def load(addr, *args, tls_ca=None, stdin=None):
-    argv = [LOAD, "--address", addr] + [str(a) for a in args]
+    argv = [LOAD, "--address", addr, "--user", getpass.getuser()] + [str(a) for a in args]
     if tls_ca:
         argv += ["--tls", tls_ca, "--authority", "localhost"]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
@@ -286,7 +287,7 @@ def measured(pids_of, fn):
 def idle_growth(addr, n, groups, tls_ca=None):
     """RSS growth (KiB) of each group with n idle sessions open on addr."""
     before = {k: rss_kib(v()) for k, v in groups.items()}
-    argv = [LOAD, "--address", addr, "--idle", str(n)]
+    argv = [LOAD, "--address", addr, "--user", getpass.getuser(), "--idle", str(n)]
     if tls_ca:
         argv += ["--tls", tls_ca, "--authority", "localhost"]
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -444,7 +445,9 @@ def real_block(tmp, rounds, config_calls, out):
             cpu = {p: [] for p in PATHS}
             p50 = {p: [] for p in PATHS}
             p99 = {p: [] for p in PATHS}
-            env = dict(os.environ, GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=tls["ca"])
+            # PySpark's user_id comes from SPARK_USER / USER: the engine user
+            env = dict(os.environ, GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=tls["ca"],
+                       USER=getpass.getuser())
             for r in range(rounds):
                 order = PATHS[r % 3:] + PATHS[:r % 3]
                 for p in order:
@@ -488,6 +491,7 @@ def main():
     ap.add_argument("--config-calls", type=int, default=3000)
     ap.add_argument("--idle-sessions", type=int, default=256)
     ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--no-standin", action="store_true")
     ap.add_argument("--out", default=os.path.join(BUILD, "bench", "results.txt"))
     a = ap.parse_args()
     if not shutil.which("nginx"):
@@ -496,7 +500,8 @@ def main():
     build_load()
     tmp = tempfile.mkdtemp(prefix="sparkshim-fd-bench-")
     try:
-        standin_block(tmp, a.rounds, a.stream_mib, a.config_calls, a.idle_sessions, a.out)
+        if not a.no_standin:
+            standin_block(tmp, a.rounds, a.stream_mib, a.config_calls, a.idle_sessions, a.out)
         if not a.no_real:
             real_block(tmp, a.rounds, a.config_calls, a.out)
     finally:
