@@ -383,12 +383,13 @@ static grpc_status_code start_upstream(struct relay *r, grpc_byte_buffer *bb, ch
 		r->send_md[n].value = grpc_slice_ref(fd->internal_auth);
 		r->n_send_md++;
 	}
+	grpc_slice method = grpc_slice_from_copied_string(ctl_call_method(r->dc));
 	pthread_mutex_lock(&fd->mu);
 	if (fd->up)
-		r->up = grpc_channel_create_call(fd->up, NULL, GRPC_PROPAGATE_DEFAULTS, fd->cq,
-						 grpc_slice_from_copied_string(ctl_call_method(r->dc)),
+		r->up = grpc_channel_create_call(fd->up, NULL, GRPC_PROPAGATE_DEFAULTS, fd->cq, method,
 						 NULL, ctl_call_deadline(r->dc), NULL);
 	pthread_mutex_unlock(&fd->mu);
+	grpc_slice_unref(method); /* the call keeps its own */
 	if (!r->up) {
 		snprintf(msg, cap, "Spark Connect is not serving yet");
 		return GRPC_STATUS_UNAVAILABLE;
@@ -429,59 +430,83 @@ static grpc_status_code start_upstream(struct relay *r, grpc_byte_buffer *bb, ch
 	return GRPC_STATUS_OK;
 }
 
+/* The user check on a message's bytes (in place). GRPC_STATUS_OK, or the
+ * refusal with msg filled. ids point into *view (unref it after use). */
+static grpc_status_code inspect(struct front_door *fd, grpc_byte_buffer *bb, grpc_slice *view,
+				struct connect_ids *ids, char *msg, size_t cap)
+{
+	*view = grpc_empty_slice();
+	if (bb_view(bb, view) < 0) {
+		snprintf(msg, cap, "unreadable request message");
+		return GRPC_STATUS_INVALID_ARGUMENT;
+	}
+	return check_message(fd, *view, ids, msg, cap);
+}
+
+/* The first message passed the checks: admit the call in the session
+ * table and open the call to Spark with it (under r->mu). *bb is set to
+ * NULL once the relay owns it. */
+static grpc_status_code open_call(struct relay *r, const struct connect_ids *ids,
+				  grpc_byte_buffer **bb, char *msg, size_t cap)
+{
+	struct front_door *fd = r->fd;
+	if (atomic_load(&fd->stopping)) {
+		snprintf(msg, cap, "engine is stopping");
+		return GRPC_STATUS_UNAVAILABLE;
+	}
+	if (fd->sessions) {
+		enum door_verdict v = door_call_begin(
+			fd->sessions, ctl_call_method(r->dc), (const char *)ids->user_id, ids->user_len,
+			(const char *)ids->session_id, ids->session_len, monotonic_ms(), &r->sc);
+		if (v != DOOR_ADMIT) {
+			snprintf(msg, cap, "%s", door_verdict_message(v));
+			return (grpc_status_code)door_verdict_status(v);
+		}
+	}
+	grpc_status_code code = start_upstream(r, *bb, msg, cap);
+	if (r->send_bb == *bb)
+		*bb = NULL;
+	return code;
+}
+
+/* A later client message: to Spark (under r->mu; the previous one is out). */
+static void forward_next(struct relay *r, grpc_byte_buffer **bb)
+{
+	if (r->finished)
+		return; /* Spark's status is already relayed: dropped */
+	grpc_op op;
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_SEND_MESSAGE;
+	op.data.send_message.send_message = *bb;
+	r->send_bb = *bb;
+	*bb = NULL;
+	if (up_batch(r, &op, 1, &r->t_send) == 0)
+		r->sending = 1;
+	else
+		grpc_call_cancel(r->up, NULL);
+}
+
 static void on_message_bb(struct ctl_call *c, grpc_byte_buffer *bb)
 {
 	struct relay *r = ctl_call_state(c);
-	struct front_door *fd = r->fd;
 	char msg[300] = "";
 	struct connect_ids ids;
-	grpc_slice view = grpc_empty_slice();
-	grpc_status_code code = GRPC_STATUS_OK;
-	if (bb_view(bb, &view) < 0) {
-		snprintf(msg, sizeof(msg), "unreadable request message");
-		code = GRPC_STATUS_INVALID_ARGUMENT;
-	} else {
-		code = check_message(fd, view, &ids, msg, sizeof(msg));
-	}
+	grpc_slice view;
+	grpc_status_code code = inspect(r->fd, bb, &view, &ids, msg, sizeof(msg));
 	size_t len = grpc_byte_buffer_length(bb);
 	pthread_mutex_lock(&r->mu);
-	if (code == GRPC_STATUS_OK && !r->up && atomic_load(&fd->stopping)) {
-		snprintf(msg, sizeof(msg), "engine is stopping");
-		code = GRPC_STATUS_UNAVAILABLE;
-	}
-	if (code == GRPC_STATUS_OK && !r->up && fd->sessions) {
-		enum door_verdict v = door_call_begin(
-			fd->sessions, ctl_call_method(c), (const char *)ids.user_id, ids.user_len,
-			(const char *)ids.session_id, ids.session_len, monotonic_ms(), &r->sc);
-		code = (grpc_status_code)door_verdict_status(v);
-		snprintf(msg, sizeof(msg), "%s", door_verdict_message(v));
-	}
-	if (code == GRPC_STATUS_OK) {
-		if (!r->up) {
-			code = start_upstream(r, bb, msg, sizeof(msg));
-			if (r->send_bb == bb)
-				bb = NULL; /* the relay's now */
-			if (code != GRPC_STATUS_OK)
-				r->finished = 1;
-		} else {
-			grpc_op op;
-			memset(&op, 0, sizeof(op));
-			op.op = GRPC_OP_SEND_MESSAGE;
-			op.data.send_message.send_message = bb;
-			r->send_bb = bb;
-			bb = NULL;
-			if (up_batch(r, &op, 1, &r->t_send) == 0)
-				r->sending = 1;
-			else
-				grpc_call_cancel(r->up, NULL);
-		}
-		if (r->sc)
-			door_call_bytes(fd->sessions, r->sc, len, 0, monotonic_ms());
-	} else {
+	if (code == GRPC_STATUS_OK && !r->up)
+		code = open_call(r, &ids, &bb, msg, sizeof(msg));
+	else if (code == GRPC_STATUS_OK)
+		forward_next(r, &bb);
+	if (code == GRPC_STATUS_OK && r->sc)
+		door_call_bytes(r->fd->sessions, r->sc, len, 0, monotonic_ms());
+	if (code != GRPC_STATUS_OK) {
 		r->finished = 1;
 		if (r->up)
 			grpc_call_cancel(r->up, NULL);
 	}
+	/* Without a status batch to Spark nothing else will end it. */
 	struct door_call *end_sc = NULL;
 	if (r->finished && !r->status_started) {
 		end_sc = r->sc;
@@ -489,15 +514,13 @@ static void on_message_bb(struct ctl_call *c, grpc_byte_buffer *bb)
 	}
 	pthread_mutex_unlock(&r->mu);
 	if (end_sc)
-		door_call_end(fd->sessions, end_sc, code, monotonic_ms());
+		door_call_end(r->fd->sessions, end_sc, code, monotonic_ms());
 	if (bb)
 		grpc_byte_buffer_destroy(bb);
-	if (code != GRPC_STATUS_OK) {
-		if (code == GRPC_STATUS_PERMISSION_DENIED || code == GRPC_STATUS_INVALID_ARGUMENT)
-			refuse(c, code, msg);
-		else
-			ctl_call_finish(c, code, msg, NULL, 0);
-	}
+	if (code == GRPC_STATUS_PERMISSION_DENIED || code == GRPC_STATUS_INVALID_ARGUMENT)
+		refuse(c, code, msg);
+	else if (code != GRPC_STATUS_OK)
+		ctl_call_finish(c, code, msg, NULL, 0);
 	grpc_slice_unref(view);
 }
 

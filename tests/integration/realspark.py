@@ -11,6 +11,7 @@
 
 The real PySpark client is never imported in the pytest process.
 """
+import getpass
 import json
 import os
 import select
@@ -102,6 +103,9 @@ def _client_env():
               "http_proxy", "https_proxy", "grpc_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         env.pop(k, None)
     env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost,::1"
+    # PySpark's user_id is SPARK_USER, else USER: the front door's engine user
+    # is the OS user, and an empty user_id is refused.
+    env.setdefault("USER", getpass.getuser())
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
