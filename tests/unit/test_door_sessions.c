@@ -336,7 +336,7 @@ static void snapshot_order_and_truncation(void **state)
 	assert_int_equal(door_call_begin(t, CONFIG, user, sizeof(user), "first", 5, 1, &c),
 			 DOOR_ADMIT);
 	door_call_end(t, c, 0, 1);
-	char sid[8];
+	char sid[16];
 	for (int i = 0; i < 5; i++) {
 		snprintf(sid, sizeof(sid), "s%d", i);
 		assert_int_equal(begin(t, CONFIG, "u", sid, 2 + i, &c), DOOR_ADMIT);
