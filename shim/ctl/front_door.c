@@ -101,6 +101,7 @@ struct relay {
 	grpc_slice details;
 	struct utag t_send, t_close, t_initial, t_recv, t_status;
 	int sending, half_closed, recv_ended, status_done, finished, cancelled;
+	int recv_pending;            /* a RECV_MESSAGE from Spark is posted (one at a time) */
 	int status_started;          /* the RECV_STATUS batch is posted: it will end sc */
 };
 
@@ -256,13 +257,20 @@ static int up_batch(struct relay *r, grpc_op *ops, size_t n, struct utag *t)
 	return 0;
 }
 
+/* Post the next read from Spark (under r->mu), unless one is posted or
+ * the messages ended. */
 static int up_recv_next(struct relay *r)
 {
+	if (r->recv_pending || r->recv_ended)
+		return 0;
 	grpc_op op;
 	memset(&op, 0, sizeof(op));
 	op.op = GRPC_OP_RECV_MESSAGE;
 	op.data.recv_message.recv_message = &r->recv_bb;
-	return up_batch(r, &op, 1, &r->t_recv);
+	if (up_batch(r, &op, 1, &r->t_recv) < 0)
+		return -1;
+	r->recv_pending = 1;
+	return 0;
 }
 
 /* ---- refusing ----------------------------------------------------------- */
@@ -689,6 +697,7 @@ static void up_event(struct utag *t, int ok)
 	}
 	case U_RECV: {
 		pthread_mutex_lock(&r->mu);
+		r->recv_pending = 0;
 		grpc_byte_buffer *bb = r->recv_bb;
 		r->recv_bb = NULL;
 		if (!bb)
@@ -697,11 +706,13 @@ static void up_event(struct utag *t, int ok)
 			door_call_bytes(r->fd->sessions, r->sc, 0, grpc_byte_buffer_length(bb),
 					monotonic_ms());
 		pthread_mutex_unlock(&r->mu);
-		if (bb && ctl_call_write_bb(r->dc, bb) < 0) {
-			pthread_mutex_lock(&r->mu);
+		int written = bb && ctl_call_write_bb(r->dc, bb) == 0;
+		pthread_mutex_lock(&r->mu);
+		if (bb && !written)
 			grpc_call_cancel(r->up, NULL);
-			pthread_mutex_unlock(&r->mu);
-		}
+		else if (written && r->status_done)
+			up_recv_next(r); /* the rest is in gRPC's buffers already */
+		pthread_mutex_unlock(&r->mu);
 		if (!bb)
 			maybe_finish(r);
 		break;
@@ -709,6 +720,11 @@ static void up_event(struct utag *t, int ok)
 	case U_STATUS:
 		pthread_mutex_lock(&r->mu);
 		r->status_done = 1;
+		/* Spark is done: whatever it sent is buffered in gRPC, so reading
+		 * the end now (not after the client took the last message) holds
+		 * nothing more, and the status follows the last message at once. */
+		if (ok && !r->finished)
+			up_recv_next(r);
 		pthread_mutex_unlock(&r->mu);
 		maybe_finish(r);
 		break;
