@@ -8,15 +8,16 @@
  *     on_start: method and token checked on the headers alone; read the
  *       first message.
  *     on_message_bb: user check (connect_ids.h), session table admit, then
- *       the upstream call starts with {headers, first message}; later
- *       messages go upstream one at a time.
- *     on_half_close: SEND_CLOSE_FROM_CLIENT upstream.
+ *       the upstream call starts with {headers, first message}; the next
+ *       message is read ahead, and held while the previous one goes out.
+ *     on_half_close: SEND_CLOSE_FROM_CLIENT upstream (its own batch).
  *     on_write_done: a Spark message reached the client: read the next one.
  *     on_cancel: cancel upstream.
  *   upstream (the door's call to Spark, completions on the upstream thread):
- *     SEND done -> read the next client message; INITIAL -> headers to the
- *     client; RECV -> message to the client; STATUS -> status, message and
- *     trailers to the client, verbatim.
+ *     SEND done -> the held message out, or read the next client message;
+ *     INITIAL -> headers to the client; RECV -> message to the client;
+ *     STATUS -> read the rest at once (it is buffered), then status,
+ *     message and trailers to the client, verbatim.
  * Lock order: the downstream call's lock, then relay.mu; the upstream
  * thread calls ctl_call_* only with relay.mu released. A relay lives until
  * the downstream call is done and no upstream batch is outstanding

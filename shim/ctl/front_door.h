@@ -9,11 +9,11 @@
  * admitted call is counted in the session table (door_sessions.h).
  *
  * Relay model (front_door.c): per call, one upstream grpc_call on one
- * channel to Spark; one message in flight per direction (the next client
- * message is read only once the previous one went upstream, the next
- * Spark message only once the previous one went to the client), so a slow
- * reader's backpressure reaches Spark through HTTP/2 flow control. Bytes
- * are forwarded as gRPC byte buffers, never copied or re-encoded. */
+ * channel to Spark; one message in flight per direction (the next Spark
+ * message is read only once the previous one went to the client; a client
+ * message is read ahead and held while the previous one goes upstream), so
+ * a slow reader's backpressure reaches Spark through HTTP/2 flow control.
+ * Bytes are forwarded as gRPC byte buffers, never copied or re-encoded. */
 #ifndef SPARKSHIM_FRONT_DOOR_H
 #define SPARKSHIM_FRONT_DOOR_H
 
