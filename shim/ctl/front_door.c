@@ -968,6 +968,9 @@ struct front_door *front_door_start(const struct front_door_opts *o, char *bound
 		.name = "front door",
 		.allow_remote = 1,
 		.creds = fd->creds,
+		/* The door stops after Spark: nothing can be relayed any more,
+		 * and idle client connections must not hold the exit. */
+		.stop_grace_ms = FRONT_DOOR_STOP_GRACE_MS,
 	};
 	char e2[512];
 	fd->srv = ctl_server_start(&so, bound, boundlen, e2, sizeof(e2));

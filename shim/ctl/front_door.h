@@ -37,6 +37,7 @@ struct front_door_opts {
 
 #define FRONT_DOOR_MAX_MESSAGE (128u * 1024 * 1024)
 #define FRONT_DOOR_SERVICE "/spark.connect.SparkConnectService/"
+#define FRONT_DOOR_STOP_GRACE_MS 200 /* front_door_stop: then open calls and connections are cut */
 
 /* Bind and start serving. Until front_door_set_upstream, calls get
  * UNAVAILABLE ("Spark Connect is starting"). NULL with a one-line error;

@@ -136,6 +136,7 @@ struct ctl_server {
 	void *arg;
 	char *token;
 	int publish;
+	int stop_grace_ms;
 	char bound[300];
 	atomic_int stopping;
 	struct call *streams;        /* pumped streams */
@@ -1162,6 +1163,7 @@ struct ctl_server *ctl_server_start(const struct ctl_server_opts *o, char *bound
 	s->generic = o->generic;
 	s->arg = o->arg;
 	s->publish = o->publish_endpoint;
+	s->stop_grace_ms = o->stop_grace_ms > 0 ? o->stop_grace_ms : CTL_STOP_GRACE_MS;
 	if (s->publish) {
 		pthread_mutex_lock(&pub_mu);
 		int taken = publisher != NULL;
@@ -1334,9 +1336,9 @@ void ctl_server_stop(struct ctl_server *s)
 	}
 
 	grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
-	if (!wait_until(s, is_shutdown_done, CTL_STOP_GRACE_MS)) {
-		log_warn("%s: calls still open after %d ms, cancelling them", s->name,
-			 CTL_STOP_GRACE_MS);
+	if (!wait_until(s, is_shutdown_done, s->stop_grace_ms)) {
+		log_warn("%s: calls or connections still open after %d ms, cancelling them",
+			 s->name, s->stop_grace_ms);
 		grpc_server_cancel_all_calls(s->server);
 		wait_until(s, is_shutdown_done, -1);
 	}

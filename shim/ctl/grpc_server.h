@@ -45,6 +45,10 @@ struct ctl_server_opts {
 	grpc_server_credentials *creds;
 	/* Requests kept posted for the generic handler; 0 = 16. */
 	int generic_depth;
+	/* ctl_server_stop's grace for open calls and connections; 0 =
+	 * CTL_STOP_GRACE_MS. C core's shutdown also waits for every client
+	 * connection to go, which an idle client may not do promptly. */
+	int stop_grace_ms;
 };
 
 #define CTL_MAX_STREAMS 128       /* per server: open Watch + Events streams; more -> RESOURCE_EXHAUSTED */
