@@ -32,6 +32,9 @@ fi
 # stand-in stream and real Spark 4. FD_ROUNDS (default 3), FD_STREAM_MIB
 # (default 1024). Alone: bench/front_door.py --help
 /usr/bin/python3 bench/front_door.py --out "$OUT"
+# sparkshim as the driver of a real standalone cluster vs local[1] (skipped
+# without the real Spark home; REAL_ROUNDS/REAL_WARMUP). Alone: bench/cluster.py
+/usr/bin/python3 bench/cluster.py --out "$OUT"
 for b in bench/bench_*.sh; do
 	[ -x "$b" ] && "$b" "$OUT"
 done

@@ -25,6 +25,7 @@
 #include "jni/output_tap.h"
 #include "jni/spark_launcher.h"
 #include "launcher/door_setup.h"
+#include "launcher/driver_host.h"
 #include "launcher/exit_path.h"
 #include "launcher/submit_args.h"
 #include "launcher/timeline.h"
@@ -137,15 +138,22 @@ int setup_connect_args(struct engine *s)
 	struct conf extra, force;
 	conf_init(&extra);
 	conf_init(&force);
+	if (registry_enabled() && !conf_get(&s->spark_conf, "spark.connect.grpc.binding.port")) {
+		conf_set(&extra, "spark.connect.grpc.binding.port", "0");
+		conf_set(&s->spark_conf, "spark.connect.grpc.binding.port", "0");
+	}
+	/* After the gateway's port default: the door takes the published port. */
 	int drc = door_plan(s, &force);
 	if (drc) {
 		conf_free(&extra);
 		conf_free(&force);
 		return drc;
 	}
-	if (registry_enabled() && !conf_get(&s->spark_conf, "spark.connect.grpc.binding.port")) {
-		conf_set(&extra, "spark.connect.grpc.binding.port", "0");
-		conf_set(&s->spark_conf, "spark.connect.grpc.binding.port", "0");
+	if (driver_host_derive(&s->spark_conf, &extra, s->engine_host,
+			       s->engine_host_from[0] ? s->engine_host_from : NULL) < 0) {
+		conf_free(&extra);
+		conf_free(&force);
+		return EXIT_INTERNAL;
 	}
 	char *replaced = NULL;
 	int rc = submit_make_connect(&s->submit_args, &extra, &force, &replaced);

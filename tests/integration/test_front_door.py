@@ -335,3 +335,17 @@ def test_spark35_refused_with_the_door(engines):
     e = engines(loopback_args(), spark_home=STANDIN_35)
     assert e.wait_exit(30) == EXIT_USAGE
     assert "front door needs Spark 4.0" in e.stderr() and "--front-door off" in e.stderr()
+
+
+def test_gateway_launch_door_on_any_port_for_the_session_user(engines):
+    """Under a gateway (Kyuubi confs) without a port: the door takes any free
+    port (not Spark's 15002) and the engine user is the one of the Kyuubi
+    engine space. ZooKeeper is unreachable here: only the start matters."""
+    e = engines(["--control-address", "off", "--", "--master", "local[1]",
+                 "--conf", "spark.kyuubi.ha.addresses=127.0.0.1:1",
+                 "--conf", "spark.kyuubi.ha.namespace=/kyuubi_1.10.0_USER_SPARK_CONNECT/bob/default",
+                 "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+                 "--conf", "spark.ui.enabled=false"])
+    pat = r"front door: plaintext on 127\.0\.0\.1:(\d+); user check: engine user 'bob'"
+    m = wait_for(lambda: re.search(pat, e.stderr()), 30, "the front door's start line")
+    assert int(m.group(1)) not in (0, 15002), m.group(0)
