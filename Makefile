@@ -121,7 +121,7 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIB     := shim/ctl/health_service.c shim/ctl/control_service.c shim/ctl/ctl_reply.c shim/ctl/event_log.c \
-                shim/ctl/ctl_addr.c base/lifecycle.c base/engine_info.c base/events.c \
+                shim/ctl/ctl_addr.c shim/ctl/door_sessions.c shim/ctl/connect_ids.c base/lifecycle.c base/engine_info.c base/events.c \
                 base/log.c base/clock.c tests/fuzz/stubs.c
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 

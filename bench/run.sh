@@ -1,7 +1,8 @@
 #!/bin/sh
 # make bench: every benchmark appends its figures to $OUT.
 # RUNS (default 5) runs per figure; HEALTH_SECONDS (default 10) per load pass;
-# REAL_ROUNDS/REAL_WARMUP for the real-Spark section (bench/real_spark.py).
+# REAL_ROUNDS/REAL_WARMUP for the real-Spark section (bench/real_spark.py);
+# FD_ROUNDS/FD_STREAM_MIB for the front door section (bench/front_door.py).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -27,6 +28,10 @@ fi
 # Real Spark 4 (SPARK4_HOME from .venv/spark-homes.env; skipped without it).
 # REAL_ROUNDS (default 5), REAL_WARMUP (default 1). Alone: bench/real_spark.py
 /usr/bin/python3 bench/real_spark.py --out "$OUT"
+# The Connect front door: direct vs door vs nginx grpc_pass, TLS off and on,
+# stand-in stream and real Spark 4. FD_ROUNDS (default 3), FD_STREAM_MIB
+# (default 1024). Alone: bench/front_door.py --help
+/usr/bin/python3 bench/front_door.py --out "$OUT"
 # sparkshim as the driver of a real standalone cluster vs local[1] (skipped
 # without the real Spark home; REAL_ROUNDS/REAL_WARMUP). Alone: bench/cluster.py
 /usr/bin/python3 bench/cluster.py --out "$OUT"

@@ -13,6 +13,8 @@
 #include "launcher/settings.h"
 
 struct ctl_server;
+struct front_door;
+struct door_sessions;
 
 struct engine {
 	struct cli cli;
@@ -27,6 +29,16 @@ struct engine {
 	int signal_fd;
 	int using_standin;
 	struct ctl_server *control;   /* the health + control endpoint, once started */
+	/* The Connect front door (door_setup.c); NULL with --front-door off. */
+	struct front_door *front;
+	char door_bind[320];          /* where the door listens */
+	char internal_token[256];     /* what Spark requires; only the door sends it */
+	int internal_token_given;     /* the user set spark.connect.authenticate.token */
+	char engine_user[256];        /* user_id every session must carry (unless allowed) */
+	int spark_port;               /* Spark's own connect port (behind the door) */
+	/* The front door's sessions (launcher/door_wiring.h); NULL when the
+	 * front door is off: idle and drain then follow Spark's figures only. */
+	struct door_sessions *door;
 
 	/* supervisor state (supervisor.c). Whether a stop has begun and whether
 	 * READY was announced are the lifecycle state's to say
@@ -61,6 +73,8 @@ struct engine {
 	int activity_pending;         /* an idle decision waits for EV_ACTIVITY */
 	char idle_why[160];           /* ... and would stop for this reason */
 	int64_t idle_last_epoch_ms;   /* ... unless activity is newer than this */
+	int64_t idle_door_mark_ms;    /* ... or the door's (monotonic) newer than this */
+	int door_refusing;            /* the door refuses new sessions (draining or stopping) */
 
 	/* The loop's own clocks (monotonic ms). */
 	int64_t last_watchdog_ms;

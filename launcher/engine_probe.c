@@ -51,7 +51,6 @@ static int pause_ms(int64_t ms)
 	return r;
 }
 
-static void set_port(struct engine_info *e, void *arg) { e->connect_port = *(int *)arg; }
 static void set_alive(struct engine_info *e, void *arg) { e->connect_alive = *(int *)arg; }
 
 void engine_activity_update(struct engine_info *e, void *arg)
@@ -127,7 +126,7 @@ static int discover_port(void)
 		int port = jvm_connect_port(2000);
 		if (port > 0) {
 			timeline_point("connect port read from Spark");
-			engine_info_update(set_port, &port);
+			/* The main loop publishes it (or the front door's port). */
 			events_post(EV_CONNECT_PORT, port, NULL);
 			return port;
 		}

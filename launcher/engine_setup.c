@@ -26,6 +26,7 @@
 #include "jni/launcher_cache.h"
 #include "jni/output_tap.h"
 #include "jni/spark_launcher.h"
+#include "launcher/door_setup.h"
 #include "launcher/driver_host.h"
 #include "launcher/exit_path.h"
 #include "launcher/submit_args.h"
@@ -136,20 +137,30 @@ int setup_connect_args(struct engine *s)
 			return EXIT_INTERNAL;
 	/* Behind a gateway many engines share a host: let the kernel pick the
 	 * port unless one was asked for. By hand, Spark's default (15002). */
-	struct conf extra;
+	struct conf extra, force;
 	conf_init(&extra);
+	conf_init(&force);
 	if (registry_enabled() && !conf_get(&s->spark_conf, "spark.connect.grpc.binding.port")) {
 		conf_set(&extra, "spark.connect.grpc.binding.port", "0");
 		conf_set(&s->spark_conf, "spark.connect.grpc.binding.port", "0");
 	}
+	/* After the gateway's port default: the door takes the published port. */
+	int drc = door_plan(s, &force);
+	if (drc) {
+		conf_free(&extra);
+		conf_free(&force);
+		return drc;
+	}
 	if (driver_host_derive(&s->spark_conf, &extra, s->engine_host,
 			       s->engine_host_from[0] ? s->engine_host_from : NULL) < 0) {
 		conf_free(&extra);
+		conf_free(&force);
 		return EXIT_INTERNAL;
 	}
 	char *replaced = NULL;
-	int rc = submit_make_connect(&s->submit_args, &extra, &replaced);
+	int rc = submit_make_connect(&s->submit_args, &extra, &force, &replaced);
 	conf_free(&extra);
+	conf_free(&force);
 	if (rc < 0)
 		return EXIT_INTERNAL;
 	if (replaced) {
@@ -158,7 +169,9 @@ int setup_connect_args(struct engine *s)
 		free(replaced);
 	}
 	const char *bind = conf_get(&s->spark_conf, "spark.connect.grpc.binding.address");
-	snprintf(s->probe_host, sizeof(s->probe_host), "%s", is_wildcard(bind) ? "127.0.0.1" : bind);
+	if (!s->settings.front_door) /* else door_plan: Spark is on 127.0.0.1 */
+		snprintf(s->probe_host, sizeof(s->probe_host), "%s",
+			 is_wildcard(bind) ? "127.0.0.1" : bind);
 	return 0;
 }
 
@@ -469,6 +482,7 @@ int start_engine_jvm(struct engine *s)
 	l.on_abort = shim_hook_abort;
 	l.on_oom_exit = shim_hook_oom;
 	l.on_created = jvm_created;
+	door_export_token(s);
 	jvm_create_started = timeline_now();
 	int rc = jvm_host_start(&l, err, sizeof(err));
 	java_cmd_free(&jc);

@@ -14,6 +14,7 @@
 #include "base/lifecycle.h"
 #include "base/log.h"
 #include "base/statefile.h"
+#include "launcher/door_setup.h"
 #include "launcher/engine_probe.h"
 #include "launcher/engine_setup.h"
 #include "launcher/exit_path.h"
@@ -175,10 +176,17 @@ int main(int argc, char **argv)
 		cleanup_files();
 		return rc;
 	}
+	/* The published port, bound before the JVM exists: a taken port
+	 * costs nothing to undo. */
+	if ((rc = door_open(&S))) {
+		cleanup_files();
+		return rc;
+	}
 	engine_info_update(set_version, S.home.version);
 	log_info("sparkshim %s: Spark %s at %s, Java at %s", SPARKSHIM_VERSION, S.home.version,
 		 S.home.path, S.java.home);
 	if ((rc = setup_reaper()) || (rc = start_engine_jvm(&S))) {
+		door_close(&S);
 		cleanup_files();
 		return rc;
 	}
@@ -192,6 +200,7 @@ int main(int argc, char **argv)
 	registry_close();
 	ctl_server_stop(S.control);
 	S.control = NULL;
+	door_close(&S);
 	connect_probe_shutdown();
 	if (rc == 0)
 		exit_now(0, "stopped cleanly");

@@ -38,10 +38,11 @@ nomem:
 	return -1;
 }
 
-static int read_token(const struct conf *m, char *out, size_t outlen, char *err, size_t errlen)
+static int read_token(const struct conf *m, const char *key, const char *envname, char *out,
+		      size_t outlen, char *err, size_t errlen)
 {
-	const char *file = conf_get(m, "sparkshim.control.token.file");
-	const char *env = getenv("SPARKSHIM_CONTROL_TOKEN");
+	const char *file = conf_get(m, key);
+	const char *env = getenv(envname);
 	out[0] = '\0';
 	if (!file) {
 		if (env)
@@ -50,7 +51,7 @@ static int read_token(const struct conf *m, char *out, size_t outlen, char *err,
 	}
 	FILE *f = fopen(file, "re");
 	if (!f) {
-		snprintf(err, errlen, "sparkshim.control.token.file=%s: %s", file, strerror(errno));
+		snprintf(err, errlen, "%s=%s: %s", key, file, strerror(errno));
 		return -1;
 	}
 	size_t n = fread(out, 1, outlen - 1, f);
@@ -59,10 +60,64 @@ static int read_token(const struct conf *m, char *out, size_t outlen, char *err,
 	while (n && isspace((unsigned char)out[n - 1]))
 		out[--n] = '\0';
 	if (n == 0 || strpbrk(out, "\r\n")) {
-		snprintf(err, errlen, "sparkshim.control.token.file=%s: expected one line with the token",
-			 file);
+		snprintf(err, errlen, "%s=%s: expected one line with the token", key, file);
 		return -1;
 	}
+	return 0;
+}
+
+/* "on"/"off" (or true/false): 0 and *out, -1 with err. */
+static int on_off(const struct conf *m, const char *key, int dflt, int *out, char *err,
+		  size_t errlen)
+{
+	const char *v = conf_get(m, key);
+	if (!v)
+		*out = dflt;
+	else if (!strcasecmp(v, "on") || !strcasecmp(v, "true"))
+		*out = 1;
+	else if (!strcasecmp(v, "off") || !strcasecmp(v, "false"))
+		*out = 0;
+	else {
+		snprintf(err, errlen, "%s=%s: expected on or off", key, v);
+		return -1;
+	}
+	return 0;
+}
+
+static void copy_key(const struct conf *m, const char *key, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s", conf_get_default(m, key, ""));
+}
+
+/* The front door's settings (docs/front-door.md). */
+static int load_door(const struct conf *m, struct settings *s, char *err, size_t errlen)
+{
+	if (on_off(m, "sparkshim.connect.front.door", 1, &s->front_door, err, errlen) < 0 ||
+	    read_token(m, "sparkshim.connect.token.file", "SPARKSHIM_CONNECT_TOKEN", s->door_token,
+		       sizeof(s->door_token), err, errlen) < 0)
+		return -1;
+	copy_key(m, "sparkshim.connect.tls.cert", s->door_tls_cert, sizeof(s->door_tls_cert));
+	copy_key(m, "sparkshim.connect.tls.key", s->door_tls_key, sizeof(s->door_tls_key));
+	copy_key(m, "sparkshim.connect.tls.client.ca", s->door_tls_client_ca,
+		 sizeof(s->door_tls_client_ca));
+	copy_key(m, "sparkshim.connect.allowed.users", s->door_allowed_users,
+		 sizeof(s->door_allowed_users));
+	return 0;
+}
+
+/* The front door's limits. Spark's own session timeout (60 min by
+ * default) is when the door forgets a quiet session, as Spark does. */
+static int door_limits_load(const struct conf *m, const struct conf *spark, struct settings *s,
+			    char *err, size_t errlen)
+{
+	long ms, mo;
+	if (conf_get_int(m, "sparkshim.connect.max.sessions", 0, 0, 1000000, &ms, err, errlen) < 0 ||
+	    conf_get_int(m, "sparkshim.connect.max.operations", 0, 0, 1000000, &mo, err, errlen) < 0 ||
+	    conf_get_duration(spark, "spark.connect.session.manager.defaultSessionTimeout", 60 * MIN,
+			      &s->door_session_timeout_ms, err, errlen) < 0)
+		return -1;
+	s->door_max_sessions = (unsigned)ms;
+	s->door_max_operations = (unsigned)mo;
 	return 0;
 }
 
@@ -127,7 +182,11 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 		 conf_get_default(&m, "sparkshim.pid.file", ""));
 	snprintf(s->cache_dir, sizeof(s->cache_dir), "%s",
 		 conf_get_default(&m, "sparkshim.cache.dir", ""));
-	if (read_token(&m, s->control_token, sizeof(s->control_token), err, errlen) < 0)
+	if (door_limits_load(&m, spark_conf, s, err, errlen) < 0)
+		goto out;
+	if (read_token(&m, "sparkshim.control.token.file", "SPARKSHIM_CONTROL_TOKEN", s->control_token,
+		       sizeof(s->control_token), err, errlen) < 0 ||
+	    load_door(&m, s, err, errlen) < 0)
 		goto out;
 	rc = 0;
 out:

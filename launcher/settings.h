@@ -31,6 +31,17 @@ struct settings {
 	int64_t cache_max_age_ms;   /* sparkshim.cache.max.age: prune entries unused this long (30 days) */
 	int64_t cache_max_bytes;    /* sparkshim.cache.max.size.mb: prune beyond this (2048 MiB) */
 	enum log_level log_level;
+	/* The Connect front door (docs/front-door.md). */
+	int front_door;                 /* sparkshim.connect.front.door, --front-door on|off (default on) */
+	char door_token[512];           /* client bearer token: sparkshim.connect.token.file or env SPARKSHIM_CONNECT_TOKEN; "" = none */
+	char door_tls_cert[4096];       /* sparkshim.connect.tls.cert (PEM); "" = plaintext */
+	char door_tls_key[4096];        /* sparkshim.connect.tls.key (PEM) */
+	char door_tls_client_ca[4096];  /* sparkshim.connect.tls.client.ca (PEM): mTLS */
+	char door_allowed_users[1024];  /* sparkshim.connect.allowed.users: "a,b" or "*" */
+	/* The front door's session table (shim/ctl/door_sessions.h). */
+	unsigned door_max_sessions;       /* sparkshim.connect.max.sessions; 0 = unlimited */
+	unsigned door_max_operations;     /* sparkshim.connect.max.operations; 0 = unlimited */
+	int64_t door_session_timeout_ms;  /* Spark's spark.connect.session.manager.defaultSessionTimeout */
 };
 
 /* 0 / -1 with a one-line error naming the bad key and value. */

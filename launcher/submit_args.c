@@ -122,7 +122,27 @@ fail:
 	return -1;
 }
 
-int submit_make_connect(struct strvec *args, const struct conf *extra, char **replaced)
+/* Insert --conf k=v for each entry of c at *i (moved past them); entries
+ * whose key is in skip (if given) are left out. 0 / -1. */
+static int insert_confs(struct strvec *args, size_t *i, const struct conf *c, const struct conf *skip)
+{
+	for (size_t k = 0; c && k < c->n; k++) {
+		if (skip && conf_get(skip, c->v[k].key))
+			continue;
+		char *kv = NULL;
+		if (asprintf(&kv, "%s=%s", c->v[k].key, c->v[k].value) < 0)
+			return -1;
+		int rc = strvec_insert(args, *i, "--conf") | strvec_insert(args, *i + 1, kv);
+		free(kv);
+		if (rc < 0)
+			return -1;
+		*i += 2;
+	}
+	return 0;
+}
+
+int submit_make_connect(struct strvec *args, const struct conf *extra, const struct conf *force,
+			char **replaced)
 {
 	*replaced = NULL;
 	int have_class = 0;
@@ -169,18 +189,9 @@ int submit_make_connect(struct strvec *args, const struct conf *extra, char **re
 			goto nomem;
 		i += 2;
 	}
-	for (size_t k = 0; extra && k < extra->n; k++) {
-		if (conf_get(&seen, extra->v[k].key))
-			continue;
-		char *kv = NULL;
-		if (asprintf(&kv, "%s=%s", extra->v[k].key, extra->v[k].value) < 0)
-			goto nomem;
-		int rc = strvec_insert(args, i, "--conf") | strvec_insert(args, i + 1, kv);
-		free(kv);
-		if (rc < 0)
-			goto nomem;
-		i += 2;
-	}
+	/* After every --conf of the user's: SparkSubmit keeps the last one. */
+	if (insert_confs(args, &i, extra, &seen) < 0 || insert_confs(args, &i, force, NULL) < 0)
+		goto nomem;
 	conf_free(&seen);
 	return 0;
 nomem:

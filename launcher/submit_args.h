@@ -28,7 +28,10 @@ int submit_collect_conf(const struct strvec *args, const char *spark_conf_dir,
  * SparkConnectServer (another class is replaced, and its primary resource and
  * app arguments dropped: they belong to that other engine), and
  * `--conf key=value` pairs from `extra` are appended for keys args does not
- * set. Returns 0 / -1 (ENOMEM). *replaced gets the class replaced or NULL. */
-int submit_make_connect(struct strvec *args, const struct conf *extra, char **replaced);
+ * set, then those of `force` whatever args set (they come last, and
+ * SparkSubmit keeps the last --conf of a key). Returns 0 / -1 (ENOMEM).
+ * *replaced gets the class replaced or NULL. */
+int submit_make_connect(struct strvec *args, const struct conf *extra, const struct conf *force,
+			char **replaced);
 
 #endif

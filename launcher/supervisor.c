@@ -24,6 +24,8 @@
 #include "base/statefile.h"
 #include "jni/jvm_host.h"
 #include "jni/output_tap.h"
+#include "launcher/door_setup.h"
+#include "launcher/door_wiring.h"
 #include "launcher/engine_probe.h"
 #include "launcher/exit_path.h"
 #include "launcher/jobs.h"
@@ -56,6 +58,29 @@
 
 static int stopping(void) { return state_is_stopping(lifecycle_state()); }
 
+/* ---- the front door (s->door NULL: off, Spark's figures alone) ---- */
+
+/* Whether the door relays a call now; d gets its figures. 0 when off. */
+static int door_busy(const struct engine *s, int64_t now, struct door_idle *d)
+{
+	*d = (struct door_idle){.last_epoch_ms = -1, .last_mono_ms = -1};
+	if (!s->door)
+		return 0;
+	door_wiring_idle(s->door, now, epoch_ms(), d);
+	return d->busy;
+}
+
+/* Deregistered (drain or stop): new sessions get UNAVAILABLE "engine is
+ * draining"; the open ones go on. */
+static void door_refuse_new_sessions(struct engine *s)
+{
+	if (!s->door || s->door_refusing)
+		return;
+	s->door_refusing = 1;
+	door_sessions_drain(s->door);
+	log_info("front door: refusing new sessions; open sessions go on");
+}
+
 /* ---- stop ---- */
 
 /* Leave the gateway: once per process, on a worker; EV_REG_DEREGISTERED
@@ -80,6 +105,19 @@ static void start_deregister(struct engine *s)
  * operation left, or none still sending for RELEASE_WAIT_MS. */
 static int operations_running(struct engine *s, int64_t now)
 {
+	struct door_idle d;
+	if (door_busy(s, now, &d)) {
+		/* A call through the door (an operation's stream, a reattach,
+		 * a ReleaseExecute) runs: look again soon. */
+		if (now >= s->stop.ops_until_ms) {
+			log_warn("%u call(s) still in flight through the front door; stopping Spark anyway",
+				 d.calls_in_flight);
+			return 0;
+		}
+		if (now >= s->stop.ops_check_ms)
+			s->stop.ops_check_ms = now + DRAIN_CHECK_MS;
+		return 1;
+	}
 	struct engine_info e;
 	engine_info_get(&e);
 	s->stop.ops_idle = 0;
@@ -122,6 +160,7 @@ static void stop_progress(struct engine *s, int64_t now)
 		return;
 	if (s->dereg == JOB_RUNNING && now < s->stop.dereg_until_ms)
 		return; /* deregister FIRST */
+	door_refuse_new_sessions(s);
 	if (s->quiesce == JOB_RUNNING && now < s->stop.quiesce_until_ms)
 		return;
 	if (!s->jvm_created)
@@ -226,14 +265,22 @@ static void start_control(struct engine *s)
 	/* ctl_server_start published `bound` in engine_info and logged it. */
 }
 
+static void set_port(struct engine_info *e, void *arg) { e->connect_port = *(int *)arg; }
+
 static void on_connect_port(struct engine *s, int port)
 {
-	s->connect_port = port;
+	s->spark_port = port;
+	s->connect_port = door_upstream(s, port);
+	engine_info_update(set_port, &s->connect_port);
 	char host[256];
 	if (advertised_host(&s->spark_conf, host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "%s", s->probe_host);
 	engine_info_update(set_host, host);
-	log_info("Spark Connect server bound port %d", port);
+	if (s->front)
+		log_info("Spark Connect server bound port %d (loopback, behind the front door on port %d)",
+			 port, s->connect_port);
+	else
+		log_info("Spark Connect server bound port %d", port);
 	timeline_point("connect port known");
 	if (control_waits_for_port(s))
 		start_control(s);
@@ -298,6 +345,8 @@ static void reload(struct engine *s)
 #undef CHANGED
 	if (strcmp(o->control_token, ns.control_token) != 0)
 		log_info("SIGHUP: control token changed (takes effect on restart)");
+	door_reload(s, &ns);
+	ns.front_door = o->front_door;
 	/* Things bound at start-up stay as they are. */
 	snprintf(ns.control_address, sizeof(ns.control_address), "%s", o->control_address);
 	snprintf(ns.control_token, sizeof(ns.control_token), "%s", o->control_token);
@@ -370,6 +419,7 @@ static void finish_drain(struct engine *s)
 	if (!s->drain_pending)
 		return;
 	s->drain_pending = 0;
+	door_refuse_new_sessions(s);
 	if (lifecycle_fire(TR_DRAIN, s->drain_reason) == 0) {
 		s->drain_since_ms = monotonic_ms();
 		log_info("draining: deregistered; stopping once no operation runs");
@@ -395,8 +445,17 @@ static void on_activity(struct engine *s, long long rc)
 		return;
 	struct engine_info e;
 	engine_info_get(&e);
-	if (e.active_operations != 0 || e.last_activity_epoch_ms > s->idle_last_epoch_ms)
+	if (e.active_operations != 0)
 		return;
+	/* With the front door its sessions say what activity is; Spark only
+	 * whether an operation still runs. */
+	struct door_idle d;
+	if (s->door) {
+		if (door_busy(s, monotonic_ms(), &d) || d.last_mono_ms > s->idle_door_mark_ms)
+			return;
+	} else if (e.last_activity_epoch_ms > s->idle_last_epoch_ms) {
+		return;
+	}
 	begin_stop(s, EXIT_CLEAN, 0, s->idle_why);
 }
 
@@ -494,9 +553,14 @@ static void check_idle(struct engine *s, int64_t now, enum shim_state st)
 	/* Never stop while an operation runs; unknown activity counts as busy. */
 	if (e.active_operations != 0)
 		return;
+	/* Front door on: nothing in flight through it, and its sessions'
+	 * newest activity is the clock (a quiet open session does not count). */
+	struct door_idle d;
+	if (door_busy(s, now, &d))
+		return;
 	int64_t wall = epoch_ms();
-	int64_t last = e.last_activity_epoch_ms > s->ready_epoch_ms ? e.last_activity_epoch_ms
-								     : s->ready_epoch_ms;
+	int64_t seen = s->door ? d.last_epoch_ms : e.last_activity_epoch_ms;
+	int64_t last = seen > s->ready_epoch_ms ? seen : s->ready_epoch_ms;
 	int idle = s->settings.idle_timeout_ms > 0 && wall - last >= s->settings.idle_timeout_ms;
 	char *why = s->idle_why;
 	size_t len = sizeof(s->idle_why);
@@ -513,6 +577,7 @@ static void check_idle(struct engine *s, int64_t now, enum shim_state st)
 	/* The figures above may be seconds old: ask Spark once more (on a
 	 * worker; EV_ACTIVITY decides) before stopping. */
 	s->idle_last_epoch_ms = last;
+	s->idle_door_mark_ms = d.last_mono_ms;
 	s->activity_pending = 1;
 	jobs_query_activity(ACTIVITY_QUERY_MS);
 }
@@ -534,7 +599,9 @@ static void check_max_lifetime_drain(struct engine *s, int64_t now)
 	int64_t at = max_lifetime_at(s, now);
 	struct engine_info e;
 	engine_info_get(&e);
-	if (at && now >= at && lifecycle_state() == ST_READY && e.active_operations != 0)
+	struct door_idle d;
+	if (at && now >= at && lifecycle_state() == ST_READY &&
+	    (e.active_operations != 0 || door_busy(s, now, &d)))
 		begin_drain(s, "max lifetime reached");
 }
 

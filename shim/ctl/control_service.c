@@ -18,6 +18,7 @@
 #include "jni/jvm_host.h"
 #include "shim/ctl/ctl_addr.h"
 #include "shim/ctl/ctl_service.h"
+#include "shim/ctl/door_sessions.h"
 #include "shim/ctl/event_log.h"
 
 #ifndef SPARKSHIM_VERSION
@@ -32,11 +33,63 @@ int proto_state(int shim_state)
 	return shim_state >= 0 && shim_state < ST__COUNT ? shim_state + 1 : 0;
 }
 
+/* At most this many sessions are listed in a Status answer. */
+#define STATUS_MAX_SESSIONS 1000
+
+struct door_status {
+	struct door_session_info info[STATUS_MAX_SESSIONS];
+	Sparkshim__V1__DoorSession msg[STATUS_MAX_SESSIONS];
+	Sparkshim__V1__DoorSession *ptr[STATUS_MAX_SESSIONS];
+};
+
 static ctl_set_log_level_fn set_log_level_fn = jvm_set_log_level;
 
 void control_set_log_level_hook(ctl_set_log_level_fn fn)
 {
 	set_log_level_fn = fn ? fn : jvm_set_log_level;
+}
+
+/* The front door's session table, set by the launcher (NULL: door off). */
+static struct door_sessions *door;
+
+void control_set_door_sessions(struct door_sessions *t) { door = t; }
+
+
+/* Fill s's door fields; returns what the caller frees (or NULL). */
+static struct door_status *door_status_fill(Sparkshim__V1__StatusResponse *s)
+{
+	s->door_session_count = -1;
+	s->door_calls_in_flight = -1;
+	if (!door)
+		return NULL;
+	s->front_door = 1;
+	int64_t now = monotonic_ms(), wall = epoch_ms();
+	struct door_activity a;
+	door_sessions_activity(door, now, &a);
+	s->door_calls_in_flight = (int32_t)a.calls_in_flight;
+	struct door_status *ds = calloc(1, sizeof(*ds));
+	if (!ds)
+		return NULL;
+	size_t all = door_sessions_snapshot(door, ds->info, STATUS_MAX_SESSIONS);
+	size_t n = all < STATUS_MAX_SESSIONS ? all : STATUS_MAX_SESSIONS;
+	s->door_session_count = (int32_t)all;
+	for (size_t i = 0; i < n; i++) {
+		const struct door_session_info *in = &ds->info[i];
+		Sparkshim__V1__DoorSession *o = &ds->msg[i];
+		sparkshim__v1__door_session__init(o);
+		o->user_id = (char *)in->user_id;
+		o->session_id = (char *)in->session_id;
+		o->first_activity_ms = wall - (now - in->first_ms);
+		o->last_activity_ms = wall - (now - in->last_ms);
+		o->calls_in_flight = (int32_t)in->calls_in_flight;
+		o->calls_total = in->calls_total;
+		o->bytes_in = in->bytes_in;
+		o->bytes_out = in->bytes_out;
+		ds->ptr[i] = o;
+	}
+	s->n_door_sessions = n;
+	s->door_sessions = ds->ptr;
+	return ds;
 }
 
 static void status(const uint8_t *req, size_t len, struct ctl_reply *out)
@@ -75,7 +128,9 @@ static void status(const uint8_t *req, size_t len, struct ctl_reply *out)
 	s.heap_max_bytes = info.heap_max;
 	s.shim_version = (char *)SPARKSHIM_VERSION;
 	s.control_endpoint = info.control_endpoint;
+	struct door_status *ds = door_status_fill(&s);
 	ctl_reply_pack(out, &s.base);
+	free(ds);
 }
 
 static void drain(const uint8_t *req, size_t len, struct ctl_reply *out)
@@ -218,6 +273,15 @@ static int events_next(void *state, uint8_t **msg, size_t *len)
 		ev.time_ms = epoch_ms();
 		ev.kind = SPARKSHIM__V1__EVENT__KIND__KIND_GAP;
 		ev.reason = reason;
+	} else if (rec.kind != EVENT_TRANSITION) {
+		ev.seq = rec.seq;
+		ev.time_ms = rec.time_ms;
+		ev.kind = rec.kind == EVENT_SESSION_OPENED
+				  ? SPARKSHIM__V1__EVENT__KIND__KIND_SESSION_OPENED
+				  : SPARKSHIM__V1__EVENT__KIND__KIND_SESSION_CLOSED;
+		ev.reason = rec.reason;
+		ev.user_id = rec.user_id;
+		ev.session_id = rec.session_id;
 	} else {
 		ev.seq = rec.seq;
 		ev.time_ms = rec.time_ms;

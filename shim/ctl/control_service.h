@@ -15,4 +15,9 @@ int proto_state(int shim_state);
 typedef int (*ctl_set_log_level_fn)(const char *level, char *err, size_t errlen, int timeout_ms);
 void control_set_log_level_hook(ctl_set_log_level_fn fn);
 
+/* The front door's session table for Status (launcher sets it; NULL = door
+ * off, the default). The table must outlive the control server. */
+struct door_sessions;
+void control_set_door_sessions(struct door_sessions *t);
+
 #endif

@@ -36,6 +36,11 @@ struct ctl_call_handler {
 	/* The message a ctl_call_read asked for. msg is valid during the
 	 * callback only. Call ctl_call_read again for the next one. */
 	void (*on_message)(struct ctl_call *c, const uint8_t *msg, size_t len);
+	/* Instead of on_message when set: the message as gRPC's byte buffer,
+	 * not flattened; the handler owns bb (grpc_byte_buffer_destroy, or
+	 * pass it on with ctl_call_write_bb). A relay uses it to forward bytes
+	 * without copying them. */
+	void (*on_message_bb)(struct ctl_call *c, grpc_byte_buffer *bb);
 	/* A read found no message: the client half-closed (or the call is
 	 * failing, then on_cancel comes too). Optional. */
 	void (*on_half_close)(struct ctl_call *c);
@@ -75,6 +80,9 @@ int ctl_call_send_metadata(struct ctl_call *c, const grpc_metadata *md, size_t n
 /* Queue one message (copied). 0, or -1 after ctl_call_finish or when the
  * call is over. */
 int ctl_call_write(struct ctl_call *c, const void *msg, size_t len);
+/* Queue one message as a byte buffer; the call takes ownership of bb
+ * whatever the result. 0, or -1 as ctl_call_write. */
+int ctl_call_write_bb(struct ctl_call *c, grpc_byte_buffer *bb);
 /* Writes queued or in flight. */
 size_t ctl_call_pending_writes(const struct ctl_call *c);
 /* End the call with a status after the queued writes (details and

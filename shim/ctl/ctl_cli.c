@@ -355,7 +355,25 @@ static int cmd_status(struct cli *c)
 		json_kv_int(f, &first, "heap_max_bytes", s->heap_max_bytes);
 		json_kv_str(f, &first, "shim_version", s->shim_version);
 		json_kv_str(f, &first, "control_endpoint", s->control_endpoint);
-		fputs("}\n", f);
+		json_kv_bool(f, &first, "front_door", s->front_door);
+		json_kv_int(f, &first, "door_session_count", s->door_session_count);
+		json_kv_int(f, &first, "door_calls_in_flight", s->door_calls_in_flight);
+		fputs(",\"door_sessions\":[", f);
+		for (size_t i = 0; i < s->n_door_sessions; i++) {
+			const Sparkshim__V1__DoorSession *d = s->door_sessions[i];
+			int f1 = 1;
+			fputs(i ? ",{" : "{", f);
+			json_kv_str(f, &f1, "user_id", d->user_id);
+			json_kv_str(f, &f1, "session_id", d->session_id);
+			json_kv_int(f, &f1, "first_activity_ms", d->first_activity_ms);
+			json_kv_int(f, &f1, "last_activity_ms", d->last_activity_ms);
+			json_kv_int(f, &f1, "calls_in_flight", d->calls_in_flight);
+			json_kv_int(f, &f1, "calls_total", (int64_t)d->calls_total);
+			json_kv_int(f, &f1, "bytes_in", (int64_t)d->bytes_in);
+			json_kv_int(f, &f1, "bytes_out", (int64_t)d->bytes_out);
+			fputc('}', f);
+		}
+		fputs("]}\n", f);
 	} else {
 		char t1[32], t2[32], h1[32], h2[32];
 		fmt_time(s->start_time_ms, t1, sizeof(t1));
@@ -383,6 +401,20 @@ static int cmd_status(struct cli *c)
 		printf("last activity:  %s\n", t2);
 		printf("heap:           %s used / %s max\n", h1, h2);
 		printf("shim:           %s, control %s\n", s->shim_version, s->control_endpoint);
+		if (s->front_door) {
+			printf("front door:     %d session(s), %d call(s) in flight\n",
+			       s->door_session_count, s->door_calls_in_flight);
+			for (size_t i = 0; i < s->n_door_sessions; i++) {
+				const Sparkshim__V1__DoorSession *d = s->door_sessions[i];
+				char ta[32];
+				fmt_time(d->last_activity_ms, ta, sizeof(ta));
+				printf("  %s/%s  last %s  calls %d/%llu  in %llu out %llu\n",
+				       d->user_id, d->session_id, ta, d->calls_in_flight,
+				       (unsigned long long)d->calls_total,
+				       (unsigned long long)d->bytes_in,
+				       (unsigned long long)d->bytes_out);
+			}
+		}
 	}
 	protobuf_c_message_free_unpacked(m, NULL);
 	return CTL_EXIT_OK;
@@ -495,6 +527,10 @@ static void print_event(const struct cli *c, const Sparkshim__V1__Event *ev)
 		json_kv_str(stdout, &first, "from", state_str(ev->from_state));
 		json_kv_str(stdout, &first, "to", state_str(ev->to_state));
 		json_kv_str(stdout, &first, "reason", ev->reason);
+		if (*ev->session_id) {
+			json_kv_str(stdout, &first, "user_id", ev->user_id);
+			json_kv_str(stdout, &first, "session_id", ev->session_id);
+		}
 		fputs("}\n", stdout);
 	} else {
 		char t[32];
@@ -503,6 +539,9 @@ static void print_event(const struct cli *c, const Sparkshim__V1__Event *ev)
 			printf("%llu %s %s -> %s  %s\n", (unsigned long long)ev->seq, t,
 			       ev->from_state ? state_str(ev->from_state) : "(start)",
 			       state_str(ev->to_state), ev->reason);
+		else if (*ev->session_id)
+			printf("%llu %s %s  %s/%s\n", (unsigned long long)ev->seq, t, kind,
+			       ev->user_id, ev->session_id);
 		else
 			printf("%llu %s %s  %s\n", (unsigned long long)ev->seq, t, kind, ev->reason);
 	}

@@ -47,16 +47,38 @@ void event_log_reset(void)
 	pthread_mutex_unlock(&mu);
 }
 
+/* The next slot, cleared and stamped; call with mu held. */
+static struct event_rec *next_slot(void)
+{
+	uint64_t seq = ++last_seq;
+	struct event_rec *e = &ring[seq % EVENT_LOG_SIZE];
+	memset(e, 0, sizeof(*e));
+	e->seq = seq;
+	e->time_ms = epoch_ms();
+	return e;
+}
+
 void event_log_append(int from, int to, const char *reason)
 {
 	pthread_mutex_lock(&mu);
-	uint64_t seq = ++last_seq;
-	struct event_rec *e = &ring[seq % EVENT_LOG_SIZE];
-	e->seq = seq;
-	e->time_ms = epoch_ms();
+	struct event_rec *e = next_slot();
+	e->kind = EVENT_TRANSITION;
 	e->from = from;
 	e->to = to;
 	snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "");
+	pthread_mutex_unlock(&mu);
+	lifecycle_kick();
+}
+
+void event_log_session(int opened, const char *user_id, const char *session_id)
+{
+	pthread_mutex_lock(&mu);
+	struct event_rec *e = next_slot();
+	e->kind = opened ? EVENT_SESSION_OPENED : EVENT_SESSION_CLOSED;
+	e->from = e->to = -1;
+	snprintf(e->reason, sizeof(e->reason), "%s", opened ? "session opened" : "session closed");
+	snprintf(e->user_id, sizeof(e->user_id), "%s", user_id ? user_id : "");
+	snprintf(e->session_id, sizeof(e->session_id), "%s", session_id ? session_id : "");
 	pthread_mutex_unlock(&mu);
 	lifecycle_kick();
 }

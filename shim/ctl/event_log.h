@@ -13,11 +13,20 @@
 #define EVENT_LOG_SIZE 256
 #define EVENT_LOG_REASON 256
 
+enum event_kind {
+	EVENT_TRANSITION = 0,   /* from -> to */
+	EVENT_SESSION_OPENED,   /* the front door saw a new session: user_id, session_id */
+	EVENT_SESSION_CLOSED,   /* released or expired */
+};
+
 struct event_rec {
 	uint64_t seq;
 	int64_t time_ms;       /* epoch ms */
-	int from, to;          /* enum shim_state, or -1 for "none" (snapshot) */
+	enum event_kind kind;
+	int from, to;          /* EVENT_TRANSITION: enum shim_state, or -1 for "none" (snapshot) */
 	char reason[EVENT_LOG_REASON];
+	char user_id[128];     /* EVENT_SESSION_*: truncated if longer */
+	char session_id[64];
 };
 
 /* Register the lifecycle listener (once; later calls are no-ops) and record
@@ -36,6 +45,10 @@ void event_log_reset(void);
  * listeners run, so without a second kick a watcher could look at the ring
  * just before the new entry lands and then sleep through it. */
 void event_log_append(int from, int to, const char *reason);
+
+/* Append a session event (the front door's session table reports them
+ * through a hook the launcher sets). Wakes stream watchers likewise. */
+void event_log_session(int opened, const char *user_id, const char *session_id);
 
 /* The oldest event with seq > after: 1 = *out filled; 0 = nothing newer.
  * When events after `after` were overwritten, *gap_to is set to the seq of

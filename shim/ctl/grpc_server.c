@@ -137,6 +137,7 @@ struct ctl_server {
 	void *arg;
 	char *token;
 	int publish;
+	int stop_grace_ms;
 	char bound[300];
 	atomic_int stopping;
 	struct call *streams;        /* pumped streams */
@@ -589,7 +590,13 @@ static void h_event(struct call *c, enum tag_kind kind, int ok)
 		grpc_byte_buffer *bb = c->payload;
 		c->payload = NULL;
 		grpc_byte_buffer_reader rd;
-		if (bb && grpc_byte_buffer_reader_init(&rd, bb)) {
+		if (bb && c->h->on_message_bb) {
+			if (!c->done)
+				c->h->on_message_bb(CC(c), bb);
+			else
+				grpc_byte_buffer_destroy(bb);
+			bb = NULL;
+		} else if (bb && grpc_byte_buffer_reader_init(&rd, bb)) {
 			grpc_slice all = grpc_byte_buffer_reader_readall(&rd);
 			grpc_byte_buffer_reader_destroy(&rd);
 			if (!c->done && c->h->on_message)
@@ -792,6 +799,28 @@ int ctl_call_write(struct ctl_call *cc, const void *msg, size_t len)
 		free(o);
 	}
 	pthread_mutex_unlock(&c->hmu);
+	return ok ? 0 : -1;
+}
+
+int ctl_call_write_bb(struct ctl_call *cc, grpc_byte_buffer *bb)
+{
+	struct call *c = (struct call *)cc;
+	struct outmsg *o = NULL;
+	int ok = bb && h_begin(c) && !c->finish_queued && (o = calloc(1, sizeof(*o)));
+	if (ok) {
+		o->bb = bb;
+		if (c->out_tail)
+			c->out_tail->next = o;
+		else
+			c->out_head = o;
+		c->out_tail = o;
+		c->n_out++;
+		h_pump(c);
+	} else if (bb) {
+		grpc_byte_buffer_destroy(bb);
+	}
+	if (bb)
+		pthread_mutex_unlock(&c->hmu);
 	return ok ? 0 : -1;
 }
 
@@ -1125,6 +1154,7 @@ struct ctl_server *ctl_server_start(const struct ctl_server_opts *o, char *bound
 	s->generic = o->generic;
 	s->arg = o->arg;
 	s->publish = o->publish_endpoint;
+	s->stop_grace_ms = o->stop_grace_ms > 0 ? o->stop_grace_ms : CTL_STOP_GRACE_MS;
 	if (s->publish) {
 		pthread_mutex_lock(&pub_mu);
 		int taken = publisher != NULL;
@@ -1182,9 +1212,11 @@ struct ctl_server *ctl_server_start(const struct ctl_server_opts *o, char *bound
 		snprintf(err, errlen, "%s: cannot register methods", s->name);
 		return fail_started(s, ENOMEM);
 	}
-	grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+	grpc_server_credentials *creds =
+		o->creds ? o->creds : grpc_insecure_server_credentials_create();
 	int port = grpc_server_add_http2_port(s->server, o->bind, creds);
-	grpc_server_credentials_release(creds);
+	if (!o->creds)
+		grpc_server_credentials_release(creds);
 	if (port <= 0) {
 		int e = ctl_addr_bind_errno(&a);
 		if (e > 0)
@@ -1213,7 +1245,8 @@ struct ctl_server *ctl_server_start(const struct ctl_server_opts *o, char *bound
 		for (int d = 0; d < depth; d++)
 			post_request(s, i);
 	}
-	for (int d = 0; d < (s->generic ? DEPTH_GENERIC_HANDLER : DEPTH_DEFAULT); d++)
+	int gdepth = o->generic_depth > 0 ? o->generic_depth : DEPTH_GENERIC_HANDLER;
+	for (int d = 0; d < (s->generic ? gdepth : DEPTH_DEFAULT); d++)
 		post_request(s, GENERIC);
 	if (a.is_unix)
 		snprintf(s->bound, sizeof(s->bound), "%s", o->bind);
@@ -1294,9 +1327,9 @@ void ctl_server_stop(struct ctl_server *s)
 	}
 
 	grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
-	if (!wait_until(s, is_shutdown_done, CTL_STOP_GRACE_MS)) {
-		log_warn("%s: calls still open after %d ms, cancelling them", s->name,
-			 CTL_STOP_GRACE_MS);
+	if (!wait_until(s, is_shutdown_done, s->stop_grace_ms)) {
+		log_warn("%s: calls or connections still open after %d ms, cancelling them",
+			 s->name, s->stop_grace_ms);
 		grpc_server_cancel_all_calls(s->server);
 		wait_until(s, is_shutdown_done, -1);
 	}

@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+#include <grpc/grpc.h>
+
 struct ctl_service;
 struct ctl_call_handler;
 struct ctl_server;
@@ -38,6 +40,15 @@ struct ctl_server_opts {
 	int publish_endpoint;
 	int allow_remote;   /* allow a non-loopback bind without a token */
 	int cq_threads;     /* 0 = CTL_CQ_THREADS */
+	/* Listening credentials (borrowed; the server takes its own reference):
+	 * NULL = plaintext. The front door passes TLS ones here. */
+	grpc_server_credentials *creds;
+	/* Requests kept posted for the generic handler; 0 = 16. */
+	int generic_depth;
+	/* ctl_server_stop's grace for open calls and connections; 0 =
+	 * CTL_STOP_GRACE_MS. C core's shutdown also waits for every client
+	 * connection to go, which an idle client may not do promptly. */
+	int stop_grace_ms;
 };
 
 #define CTL_MAX_STREAMS 128       /* per server: open Watch + Events streams; more -> RESOURCE_EXHAUSTED */

@@ -5,6 +5,7 @@ free port, with stdout/stderr captured to files. Every wait is bounded and
 polls a real condition (state file, port, exit); nothing sleeps to
 synchronise. Engines are always killed in teardown.
 """
+import getpass
 import json
 import os
 import signal
@@ -20,6 +21,9 @@ STANDIN = os.environ.get("SPARKSHIM_STANDIN", os.path.join(ROOT, "build", "spark
 STANDIN_35 = STANDIN + "-3.5"
 CONNECT_JARS = os.path.join(os.path.dirname(STANDIN), "connect-jars")
 JDK_BIN = "/usr/lib/jvm/java-17-openjdk-amd64/bin"
+# The user_id a client sends by default (PySpark: getpass.getuser()): the
+# front door's engine user when nothing else names one.
+OS_USER = getpass.getuser()
 
 
 def free_port():
@@ -82,7 +86,7 @@ def config_call(port, keys=("spark.app.name",), timeout=10):
     """A real Spark Connect Config RPC; returns the raw response bytes."""
     with grpc.insecure_channel("127.0.0.1:%d" % port) as ch:
         call = ch.unary_unary("/spark.connect.SparkConnectService/Config")
-        return call(config_get_request("3b8c4d2e-0000-4000-8000-000000000001", "tester",
+        return call(config_get_request("3b8c4d2e-0000-4000-8000-000000000001", OS_USER,
                                        list(keys)), timeout=timeout)
 
 

@@ -11,6 +11,7 @@
 
 The real PySpark client is never imported in the pytest process.
 """
+import getpass
 import json
 import os
 import select
@@ -83,6 +84,8 @@ def start_real(tmp, rs, extra=(), shim=(), spark35=False, timeout=150, **kw):
     home = rs["SPARK35_HOME"] if spark35 else rs["SPARK4_HOME"]
     env = engine_env(rs, "SPARK35_PYTHON" if spark35 else "SPARK4_PYTHON")
     env.update(kw.pop("env", {}) or {})
+    if spark35:  # the front door needs Spark 4 (docs/front-door.md)
+        shim = ["--front-door", "off"] + list(shim)
     e = Engine(tmp, real_args(extra=extra, shim=shim, binding_address=not spark35, **kw),
                env=env, spark_home=home)
     try:
@@ -100,6 +103,9 @@ def _client_env():
               "http_proxy", "https_proxy", "grpc_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         env.pop(k, None)
     env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost,::1"
+    # PySpark's user_id is SPARK_USER, else USER: the front door's engine user
+    # is the OS user, and an empty user_id is refused.
+    env.setdefault("USER", getpass.getuser())
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

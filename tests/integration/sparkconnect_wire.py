@@ -13,6 +13,7 @@ Typical use::
         rs = c.execute_all(responses=3, size=1024)
 """
 
+import getpass
 import uuid
 import zlib
 
@@ -169,7 +170,7 @@ class ExecuteResponse:
 class Client:
     """A Spark Connect session (user_id + session_id) over one gRPC channel."""
 
-    def __init__(self, target, token=None, user_id="standin", user_name=None,
+    def __init__(self, target, token=None, user_id=getpass.getuser(), user_name=None,
                  session_id=None, metadata=(), timeout=30.0):
         self.target = target
         self.token = token

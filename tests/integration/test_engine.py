@@ -151,20 +151,21 @@ def test_bundled_standin_when_no_spark_home(engines):
 def test_spark35_needs_connect_jar(engines):
     if not os.path.isdir(STANDIN_35):
         missing("no 3.5 stand-in at %s (make standin)" % STANDIN_35)
-    e = engines(loopback_args(), spark_home=STANDIN_35)
+    off = ["--front-door", "off"]  # the front door needs Spark 4 (test_front_door.py)
+    e = engines(loopback_args(shim=off), spark_home=STANDIN_35)
     assert e.wait_exit(60) == EXIT_SPARK_START
     line = error_line(e)
     assert "could not load the main class" in line and "--packages" in line, line
     jar = [j for j in os.listdir(CONNECT_JARS) if j.startswith("spark-connect_2.12")][0]
-    e = engines(loopback_args(extra=["--jars", os.path.join(CONNECT_JARS, jar),
-                                     "--conf", "spark.standin.bind.address=127.0.0.1"]),
+    e = engines(loopback_args(shim=off, extra=["--jars", os.path.join(CONNECT_JARS, jar),
+                                               "--conf", "spark.standin.bind.address=127.0.0.1"]),
                 spark_home=STANDIN_35)
     st = e.wait_ready()
     assert st["spark_version"] == "3.5.3" and config_call(st["connect_port"])
     assert e.stop() == 0
     # --packages, resolved offline from an Ivy directory like a warmed-up cache.
     ivy = os.path.join(os.path.dirname(STANDIN), "connect-ivy")
-    e = engines(loopback_args(extra=["--packages", "org.apache.spark:spark-connect_2.12:3.5.3",
+    e = engines(loopback_args(shim=off, extra=["--packages", "org.apache.spark:spark-connect_2.12:3.5.3",
                                      "--conf", "spark.jars.ivy=" + ivy,
                                      "--conf", "spark.standin.bind.address=127.0.0.1"]),
                 spark_home=STANDIN_35)

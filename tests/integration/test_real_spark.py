@@ -424,7 +424,9 @@ def test_gateway_flow_with_zookeeper(rs_each, zk, tmp_path):
         assert host == "127.0.0.1"
         assert name.startswith("serverUri=%s:%s;version=%s;" % (host, port, KYUUBI_VERSION))
         assert ";refId=%s;" % ref in name
-        url = "sc://%s:%s" % (host, port)
+        # The gateway's client speaks for the session user (Kyuubi rewrites
+        # user_context); the front door lets only the engine's user in.
+        url = "sc://%s:%s/;user_id=%s" % (host, port, user)
         r = run_client(rs["SPARK4_PYTHON"], url, "queries", tmp=tmp_path)
         assert r["sum10"] == 45 and r["big_len"] == 1000000
         assert any(ref in l and l.split()[0] == str(proc.pid) for l in jps_lines())

@@ -13,6 +13,8 @@
 
 #include "shim/ctl/ctl_service.h"
 #include "shim/ctl/control_service.h"
+#include "base/clock.h"
+#include "shim/ctl/door_sessions.h"
 
 #define TOKEN "s3cret-token"
 
@@ -388,6 +390,77 @@ static void events_gap_when_ring_overflows(void **state)
 	tl_server_down();
 }
 
+static void to_event_log(void *arg, int opened, const char *user, const char *sid)
+{
+	(void)arg;
+	event_log_session(opened, user, sid);
+}
+
+/* Front door on: Status lists the door's sessions and Events streams their
+ * opening and closing; off (the default) Status says so with -1s. */
+static void door_sessions_in_status_and_events(void **state)
+{
+	(void)state;
+	tl_server_up(NULL);
+	Sparkshim__V1__StatusResponse *s = get_status();
+	assert_false(s->front_door);
+	assert_int_equal(s->door_session_count, -1);
+	assert_int_equal(s->door_calls_in_flight, -1);
+	assert_int_equal(s->n_door_sessions, 0);
+	sparkshim__v1__status_response__free_unpacked(s, NULL);
+
+	struct door_limits lim = {0};
+	struct door_sessions *t = door_sessions_new(&lim);
+	door_sessions_set_event_hook(t, to_event_log, NULL);
+	control_set_door_sessions(t);
+	uint64_t after = event_log_last_seq();
+	int64_t now = monotonic_ms();
+	struct door_call *c, *r;
+	assert_int_equal(door_call_begin(t, "/spark.connect.SparkConnectService/ExecutePlan",
+					 "alice", 5, "sid-1", 5, now, &c), DOOR_ADMIT);
+	door_call_bytes(t, c, 100, 4096, now);
+	s = get_status();
+	assert_true(s->front_door);
+	assert_int_equal(s->door_session_count, 1);
+	assert_int_equal(s->door_calls_in_flight, 1);
+	assert_int_equal(s->n_door_sessions, 1);
+	assert_string_equal(s->door_sessions[0]->user_id, "alice");
+	assert_string_equal(s->door_sessions[0]->session_id, "sid-1");
+	assert_int_equal(s->door_sessions[0]->calls_in_flight, 1);
+	assert_int_equal(s->door_sessions[0]->bytes_in, 100);
+	assert_int_equal(s->door_sessions[0]->bytes_out, 4096);
+	int64_t wall = epoch_ms();
+	assert_true(s->door_sessions[0]->last_activity_ms <= wall);
+	assert_true(s->door_sessions[0]->last_activity_ms > wall - 60000);
+	sparkshim__v1__status_response__free_unpacked(s, NULL);
+
+	door_call_end(t, c, 0, now);
+	assert_int_equal(door_call_begin(t, "/spark.connect.SparkConnectService/ReleaseSession",
+					 "alice", 5, "sid-1", 5, now, &r), DOOR_ADMIT);
+	door_call_end(t, r, 0, now);
+	struct rpc_stream *e = tl_events(after, 1);
+	Sparkshim__V1__Event *ev = tl_event_next(e, T_MS);
+	assert_non_null(ev);
+	assert_int_equal(ev->kind, SPARKSHIM__V1__EVENT__KIND__KIND_SESSION_OPENED);
+	assert_string_equal(ev->user_id, "alice");
+	assert_string_equal(ev->session_id, "sid-1");
+	sparkshim__v1__event__free_unpacked(ev, NULL);
+	ev = tl_event_next(e, T_MS);
+	assert_non_null(ev);
+	assert_int_equal(ev->kind, SPARKSHIM__V1__EVENT__KIND__KIND_SESSION_CLOSED);
+	assert_string_equal(ev->session_id, "sid-1");
+	sparkshim__v1__event__free_unpacked(ev, NULL);
+	assert_null(tl_event_next(e, T_MS));
+	rpc_stream_close(e);
+	s = get_status();
+	assert_int_equal(s->door_session_count, 0);
+	assert_int_equal(s->n_door_sessions, 0);
+	sparkshim__v1__status_response__free_unpacked(s, NULL);
+	tl_server_down();
+	control_set_door_sessions(NULL);
+	door_sessions_free(t);
+}
+
 static int slow_ms;
 
 static int fake_set_slow(const char *level, char *err, size_t errlen, int timeout_ms)
@@ -630,6 +703,7 @@ int main(void)
 		cmocka_unit_test_teardown(malformed_control_requests, tl_down),
 		cmocka_unit_test_teardown(events_backlog_then_live, tl_down),
 		cmocka_unit_test_teardown(events_gap_when_ring_overflows, tl_down),
+		cmocka_unit_test_teardown(door_sessions_in_status_and_events, tl_down),
 		cmocka_unit_test_teardown(blocking_calls_use_capped_workers, tl_down),
 		cmocka_unit_test_teardown(stop_cancels_calls_after_grace, tl_down),
 		cmocka_unit_test_teardown(missing_request_message, tl_down),

@@ -276,7 +276,7 @@ static void test_submit_make_connect(void **st)
 	/* No class: added, extra conf appended. */
 	struct strvec v;
 	vec_of(&v, "--master", "local", NULL);
-	assert_int_equal(submit_make_connect(&v, &extra, &replaced), 0);
+	assert_int_equal(submit_make_connect(&v, &extra, NULL, &replaced), 0);
 	assert_null(replaced);
 	char *j = strvec_join(&v, 0, " ");
 	assert_string_equal(j, "--class " CONNECT_SERVER_CLASS
@@ -288,7 +288,7 @@ static void test_submit_make_connect(void **st)
 	 * the user set is not overridden. */
 	vec_of(&v, "--class", "org.apache.kyuubi.engine.spark.SparkSQLEngine", "--conf",
 	    "spark.connect.grpc.binding.port=15010", "kyuubi-engine.jar", "arg1", NULL);
-	assert_int_equal(submit_make_connect(&v, &extra, &replaced), 0);
+	assert_int_equal(submit_make_connect(&v, &extra, NULL, &replaced), 0);
 	assert_string_equal(replaced, "org.apache.kyuubi.engine.spark.SparkSQLEngine");
 	free(replaced);
 	j = strvec_join(&v, 0, " ");
@@ -299,7 +299,7 @@ static void test_submit_make_connect(void **st)
 
 	/* The connect class with its jar (Spark 3.5 style) is kept as is. */
 	vec_of(&v, "--class=" CONNECT_SERVER_CLASS, "spark-connect_2.12-3.5.3.jar", NULL);
-	assert_int_equal(submit_make_connect(&v, NULL, &replaced), 0);
+	assert_int_equal(submit_make_connect(&v, NULL, NULL, &replaced), 0);
 	assert_null(replaced);
 	assert_int_equal(v.n, 2);
 	strvec_free(&v);
@@ -412,6 +412,43 @@ static void test_settings(void **st)
 	conf_free(&spark);
 }
 
+/* The front door's limits: one home (settings.c), checked before anything
+ * starts. */
+static void test_settings_door_limits(void **state)
+{
+	(void)state;
+	struct conf cli, spark;
+	conf_init(&cli);
+	conf_init(&spark);
+	struct settings s;
+	char err[512];
+	assert_int_equal(settings_load(&cli, NULL, &spark, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.door_max_sessions, 0);
+	assert_int_equal(s.door_max_operations, 0);
+	assert_int_equal(s.door_session_timeout_ms, 3600000);
+	conf_set(&cli, "sparkshim.connect.max.sessions", "256");
+	conf_set(&spark, "spark.sparkshim.connect.max.operations", "8");
+	conf_set(&spark, "spark.connect.session.manager.defaultSessionTimeout", "5min");
+	assert_int_equal(settings_load(&cli, NULL, &spark, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.door_max_sessions, 256);
+	assert_int_equal(s.door_max_operations, 8);
+	assert_int_equal(s.door_session_timeout_ms, 300000);
+	conf_set(&cli, "sparkshim.connect.max.sessions", "-1");
+	assert_int_equal(settings_load(&cli, NULL, &spark, &s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "sparkshim.connect.max.sessions=-1"));
+	conf_set(&cli, "sparkshim.connect.max.sessions", "1");
+	conf_set(&cli, "sparkshim.connect.max.operations", "many");
+	assert_int_equal(settings_load(&cli, NULL, &spark, &s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "sparkshim.connect.max.operations=many"));
+	conf_unset(&cli, "sparkshim.connect.max.operations");
+	conf_unset(&spark, "spark.sparkshim.connect.max.operations");
+	conf_set(&spark, "spark.connect.session.manager.defaultSessionTimeout", "soon");
+	assert_int_equal(settings_load(&cli, NULL, &spark, &s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "defaultSessionTimeout=soon"));
+	conf_free(&cli);
+	conf_free(&spark);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,7 +456,7 @@ int main(void)
 		cmocka_unit_test(test_conf_file),    cmocka_unit_test(test_strvec),
 		cmocka_unit_test(test_lifecycle),    cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_submit_collect), cmocka_unit_test(test_submit_make_connect),
-		cmocka_unit_test(test_settings),
+		cmocka_unit_test(test_settings), cmocka_unit_test(test_settings_door_limits),
 		cmocka_unit_test(test_idle_policy_per_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

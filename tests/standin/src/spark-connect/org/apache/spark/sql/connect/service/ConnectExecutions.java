@@ -18,11 +18,13 @@ import org.apache.spark.util.StandinScala;
 /**
  * The execution manager: ExecutePlan operations, their response buffers, reattachment,
  * release and interruption. An "execution" here produces synthetic responses shaped by the
- * request tags (standin.responses, standin.size, standin.delay.ms, standin.detach.after).
+ * request tags (standin.responses, standin.size, standin.delay.ms, standin.detach.after,
+ * standin.stream.bytes).
  */
 final class ConnectExecutions {
   private static final StandinLog LOG = StandinLog.get("SparkConnectExecutionManager");
 
+  private static final int STREAM_WINDOW = 8;
   private final boolean v4;
   private final long detachedTimeoutMs;
   private final boolean nanoClock;
@@ -54,6 +56,11 @@ final class ConnectExecutions {
     final ByteString payload;
     final long delayMs;
     final int detachAfter;
+    /** standin.stream.bytes: stream this many payload bytes in standin.size chunks (1 MiB by
+     * default), produced no further than STREAM_WINDOW responses ahead of the sender and
+     * dropped once sent, so any length streams in bounded memory at the reader's pace. */
+    final long streamBytes;
+    int sentUpTo;
     final List<String> ids = new ArrayList<>();
     final List<byte[]> responses = new ArrayList<>();
     int released;
@@ -72,8 +79,14 @@ final class ConnectExecutions {
       this.operationId = operationId;
       this.tags = new LinkedHashSet<>(tags);
       this.reattachable = reattachable;
-      this.total = (int) tagValue(tags, "standin.responses", 1);
-      this.payload = ByteString.copyFrom(new byte[(int) tagValue(tags, "standin.size", 0)]);
+      this.streamBytes = tagValue(tags, "standin.stream.bytes", 0);
+      int size = (int) tagValue(tags, "standin.size", streamBytes > 0 ? 1 << 20 : 0);
+      if (streamBytes > 0 && size <= 0) {
+        throw new ConnectError(Status.INVALID_ARGUMENT, "standin.size must be > 0 with standin.stream.bytes");
+      }
+      this.total = streamBytes > 0 ? (int) ((streamBytes + size - 1) / size)
+          : (int) tagValue(tags, "standin.responses", 1);
+      this.payload = ByteString.copyFrom(new byte[size]);
       this.delayMs = tagValue(tags, "standin.delay.ms", 0);
       this.detachAfter = (int) tagValue(tags, "standin.detach.after", 0);
     }
@@ -116,7 +129,20 @@ final class ConnectExecutions {
           if (delayMs > 0) {
             Thread.sleep(delayMs);
           }
-          emit(w -> w.msg(2, new Proto.Writer().num(1, 1).bytes(2, payload)), false);
+          ByteString data = payload;
+          if (streamBytes > 0) {
+            synchronized (this) {
+              while (ids.size() - sentUpTo >= STREAM_WINDOW && failure == null) {
+                wait(50);
+              }
+            }
+            long left = streamBytes - (long) i * payload.size();
+            if (left < payload.size()) {
+              data = payload.substring(0, (int) left);
+            }
+          }
+          ByteString d = data;
+          emit(w -> w.msg(2, new Proto.Writer().num(1, 1).bytes(2, d)), false);
         }
         emit(w -> w.msg(14, new Proto.Writer()), true);
       } catch (InterruptedException e) {
@@ -288,6 +314,13 @@ final class ConnectExecutions {
         obs.onNext(next);
         idx++;
         sent++;
+        if (e.streamBytes > 0) {
+          synchronized (e) {
+            e.responses.set(idx - 1, null);
+            e.sentUpTo = idx;
+            e.notifyAll();
+          }
+        }
         if (e.reattachable && e.detachAfter > 0 && sent >= e.detachAfter) {
           synchronized (e) {
             if (e.finished && idx >= e.ids.size()) {
