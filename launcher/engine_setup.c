@@ -90,20 +90,33 @@ static void spark_conf_dir(const struct engine *s, char *out, size_t outlen)
 
 int setup_conf_and_settings(struct engine *s)
 {
-	char err[1024], conf_dir[PATH_MAX + 8], *main_class = NULL;
+	char err[1024], conf_dir[PATH_MAX + 8], *replaced = NULL;
 	spark_conf_dir(s, conf_dir, sizeof(conf_dir));
-	if (submit_collect_conf(&s->cli.spark_args, conf_dir, &s->spark_conf, &main_class, err,
+	int version = submit_spark_version(s->home.version);
+	/* The arguments Spark's launcher will get, read the way it reads
+	 * them: what Spark refuses is refused here, before any JVM. */
+	for (size_t i = 0; i < s->cli.spark_args.n; i++)
+		if (strvec_push(&s->submit_args, s->cli.spark_args.v[i]) < 0)
+			return EXIT_INTERNAL;
+	if (submit_make_connect(&s->submit_args, version, &replaced) < 0)
+		return EXIT_INTERNAL;
+	if (submit_collect_conf(&s->submit_args, version, conf_dir, &s->spark_conf, err,
 				sizeof(err)) < 0) {
+		free(replaced);
 		die_msg("%s", err);
 		return EXIT_USAGE;
 	}
-	free(main_class);
 	if (settings_load(&s->cli.shim, s->cli.config_file, &s->spark_conf, &s->settings, err,
 			  sizeof(err)) < 0) {
+		free(replaced);
 		die_msg("%s", err);
 		return EXIT_USAGE;
 	}
 	log_set_level(s->settings.log_level);
+	if (replaced)
+		log_info("main class %s replaced by %s: this engine serves Spark Connect", replaced,
+			 CONNECT_SERVER_CLASS);
+	free(replaced);
 	return 0;
 }
 
@@ -128,9 +141,6 @@ static int is_wildcard(const char *host)
 
 int setup_connect_args(struct engine *s)
 {
-	for (size_t i = 0; i < s->cli.spark_args.n; i++)
-		if (strvec_push(&s->submit_args, s->cli.spark_args.v[i]) < 0)
-			return EXIT_INTERNAL;
 	/* Behind a gateway many engines share a host: let the kernel pick the
 	 * port unless one was asked for. By hand, Spark's default (15002). */
 	struct conf extra;
@@ -139,16 +149,10 @@ int setup_connect_args(struct engine *s)
 		conf_set(&extra, "spark.connect.grpc.binding.port", "0");
 		conf_set(&s->spark_conf, "spark.connect.grpc.binding.port", "0");
 	}
-	char *replaced = NULL;
-	int rc = submit_make_connect(&s->submit_args, &extra, &replaced);
+	int rc = submit_add_confs(&s->submit_args, submit_spark_version(s->home.version), &extra);
 	conf_free(&extra);
 	if (rc < 0)
 		return EXIT_INTERNAL;
-	if (replaced) {
-		log_info("main class %s replaced by %s: this engine serves Spark Connect", replaced,
-			 CONNECT_SERVER_CLASS);
-		free(replaced);
-	}
 	const char *bind = conf_get(&s->spark_conf, "spark.connect.grpc.binding.address");
 	snprintf(s->probe_host, sizeof(s->probe_host), "%s", is_wildcard(bind) ? "127.0.0.1" : bind);
 	return 0;

@@ -214,8 +214,10 @@ static void test_cli(void **st)
 	assert_int_equal(c.spark_args.n, 2);
 	cli_free(&c);
 
-	assert_int_equal(parse(&c, err, "--bogus", NULL), -1);
-	assert_non_null(strstr(err, "--bogus"));
+	/* Unknown options go to Spark, which gives them to SparkConnectServer
+	 * as application arguments (a warning says so). */
+	assert_int_equal(parse(&c, err, "--bogus", "--conf", "a=b", NULL), 0);
+	assert_int_equal(c.spark_args.n, 3);
 	cli_free(&c);
 	assert_int_equal(parse(&c, err, "--stop-timeout", NULL), -1);
 	assert_non_null(strstr(err, "--stop-timeout"));
@@ -241,26 +243,37 @@ static void test_submit_collect(void **st)
 	    "--verbose", "--class", "com.X", "app.jar", "--conf", "spark.app=arg", NULL);
 	struct conf c;
 	conf_init(&c);
-	char *main_class = NULL, err[256];
-	assert_int_equal(submit_collect_conf(&v, "/nonexistent", &c, &main_class, err, sizeof(err)), 0);
+	char err[256];
+	assert_int_equal(submit_collect_conf(&v, 403, "/nonexistent", &c, err, sizeof(err)), 0);
 	assert_string_equal(conf_get(&c, "spark.a"), "1");
 	assert_string_equal(conf_get(&c, "spark.b"), "2");
 	assert_string_equal(conf_get(&c, "spark.c"), "3");
 	assert_string_equal(conf_get(&c, "spark.app.name"), "n");
 	assert_null(conf_get(&c, "spark.app"));
-	assert_string_equal(main_class, "com.X");
-	free(main_class);
+	conf_free(&c);
+	strvec_free(&v);
+
+	/* --master beats --conf spark.master whatever the order, as in
+	 * SparkSubmit. */
+	vec_of(&v, "--master", "local[2]", "--conf", "spark.master=yarn", NULL);
+	conf_init(&c);
+	assert_int_equal(submit_collect_conf(&v, 403, NULL, &c, err, sizeof(err)), 0);
+	assert_string_equal(conf_get(&c, "spark.master"), "local[2]");
 	conf_free(&c);
 	strvec_free(&v);
 
 	vec_of(&v, "--conf", "novalue", NULL);
 	conf_init(&c);
-	assert_int_equal(submit_collect_conf(&v, NULL, &c, &main_class, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "novalue"));
+	assert_int_equal(submit_collect_conf(&v, 403, NULL, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "Invalid argument to --conf: novalue"));
 	strvec_free(&v);
 	vec_of(&v, "--properties-file", "/nonexistent/p.conf", NULL);
-	assert_int_equal(submit_collect_conf(&v, NULL, &c, &main_class, err, sizeof(err)), -1);
+	assert_int_equal(submit_collect_conf(&v, 403, NULL, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "/nonexistent/p.conf"));
+	strvec_free(&v);
+	vec_of(&v, "--class", CONNECT_SERVER_CLASS, "--kill", "app-1", NULL);
+	assert_int_equal(submit_collect_conf(&v, 403, NULL, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "--kill"));
 	strvec_free(&v);
 	conf_free(&c);
 }
@@ -276,7 +289,8 @@ static void test_submit_make_connect(void **st)
 	/* No class: added, extra conf appended. */
 	struct strvec v;
 	vec_of(&v, "--master", "local", NULL);
-	assert_int_equal(submit_make_connect(&v, &extra, &replaced), 0);
+	assert_int_equal(submit_make_connect(&v, 403, &replaced), 0);
+	assert_int_equal(submit_add_confs(&v, 403, &extra), 0);
 	assert_null(replaced);
 	char *j = strvec_join(&v, 0, " ");
 	assert_string_equal(j, "--class " CONNECT_SERVER_CLASS
@@ -288,7 +302,8 @@ static void test_submit_make_connect(void **st)
 	 * the user set is not overridden. */
 	vec_of(&v, "--class", "org.apache.kyuubi.engine.spark.SparkSQLEngine", "--conf",
 	    "spark.connect.grpc.binding.port=15010", "kyuubi-engine.jar", "arg1", NULL);
-	assert_int_equal(submit_make_connect(&v, &extra, &replaced), 0);
+	assert_int_equal(submit_make_connect(&v, 403, &replaced), 0);
+	assert_int_equal(submit_add_confs(&v, 403, &extra), 0);
 	assert_string_equal(replaced, "org.apache.kyuubi.engine.spark.SparkSQLEngine");
 	free(replaced);
 	j = strvec_join(&v, 0, " ");
@@ -299,7 +314,7 @@ static void test_submit_make_connect(void **st)
 
 	/* The connect class with its jar (Spark 3.5 style) is kept as is. */
 	vec_of(&v, "--class=" CONNECT_SERVER_CLASS, "spark-connect_2.12-3.5.3.jar", NULL);
-	assert_int_equal(submit_make_connect(&v, NULL, &replaced), 0);
+	assert_int_equal(submit_make_connect(&v, 305, &replaced), 0);
 	assert_null(replaced);
 	assert_int_equal(v.n, 2);
 	strvec_free(&v);
