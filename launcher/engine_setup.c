@@ -27,6 +27,7 @@
 #include "launcher/exit_path.h"
 #include "launcher/submit_args.h"
 #include "launcher/timeline.h"
+#include "shim/ctl/ctl_addr.h"
 #include "shim/registry/registry.h"
 
 extern char **environ;
@@ -189,6 +190,27 @@ int check_connect_port_free(struct engine *s)
 		return EXIT_PORT_IN_USE;
 	}
 	return 0;
+}
+
+int check_control_port_free(struct engine *s)
+{
+	const char *ca = s->settings.control_address;
+	struct ctl_addr a;
+	char err[300];
+	if (!ca[0] || !strcmp(ca, SETTINGS_CONTROL_DEFAULT) ||
+	    ctl_addr_parse(ca, &a, err, sizeof(err)) < 0 || a.is_unix)
+		return 0;
+	int e = ctl_addr_bind_errno(&a);
+	if (e == 0)
+		return 0;
+	if (e == EADDRINUSE) {
+		die_msg("sparkshim.control.address=%s: port in use; expected a free port (or port 0 for any)",
+			ca);
+		return EXIT_PORT_IN_USE;
+	}
+	die_msg("sparkshim.control.address=%s: %s; expected an address of this host",
+		ca, e == -1 ? "host does not resolve" : strerror(e));
+	return EXIT_USAGE;
 }
 
 /* Spark's launcher turned the arguments into its usage-error command: run

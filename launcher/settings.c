@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "shim/ctl/ctl_addr.h"
 #include "shim/registry/registry.h"
 
 #define MIN 60000LL
@@ -65,6 +66,29 @@ static int read_token(const struct conf *m, char *out, size_t outlen, char *err,
 	return 0;
 }
 
+/* The control address is used only once Spark serves: check it now. */
+static int check_control_address(const struct settings *s, char *err, size_t errlen)
+{
+	const char *ca = s->control_address;
+	if (!ca[0] || strcmp(ca, SETTINGS_CONTROL_DEFAULT) == 0)
+		return 0;
+	struct ctl_addr a;
+	char why[300];
+	if (ctl_addr_parse(ca, &a, why, sizeof(why)) < 0) {
+		snprintf(err, errlen,
+			 "%s (sparkshim.control.address); expected host:port, [v6]:port, unix:/path or off",
+			 why);
+		return -1;
+	}
+	if (!s->control_token[0] && !ctl_addr_is_loopback(&a)) {
+		snprintf(err, errlen,
+			 "sparkshim.control.address=%s is not loopback: expected a loopback address, or a control token (--control-token-file or SPARKSHIM_CONTROL_TOKEN)",
+			 ca);
+		return -1;
+	}
+	return 0;
+}
+
 int settings_load(const struct conf *cli_shim, const char *config_file,
 		  const struct conf *spark_conf, struct settings *s, char *err, size_t errlen)
 {
@@ -104,7 +128,7 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 		snprintf(err, errlen, "sparkshim.log.level=%s: expected debug, info, warn or error", lvl);
 		goto out;
 	}
-	const char *ca = conf_get_default(&m, "sparkshim.control.address", "127.0.0.1:+1");
+	const char *ca = conf_get_default(&m, "sparkshim.control.address", SETTINGS_CONTROL_DEFAULT);
 	if (strcasecmp(ca, "off") == 0 || strcasecmp(ca, "none") == 0)
 		ca = "";
 	snprintf(s->control_address, sizeof(s->control_address), "%s", ca);
@@ -114,7 +138,8 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 		 conf_get_default(&m, "sparkshim.pid.file", ""));
 	snprintf(s->cache_dir, sizeof(s->cache_dir), "%s",
 		 conf_get_default(&m, "sparkshim.cache.dir", ""));
-	if (read_token(&m, s->control_token, sizeof(s->control_token), err, errlen) < 0)
+	if (read_token(&m, s->control_token, sizeof(s->control_token), err, errlen) < 0 ||
+	    check_control_address(s, err, errlen) < 0)
 		goto out;
 	rc = 0;
 out:

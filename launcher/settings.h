@@ -10,6 +10,9 @@
 #include "base/conf.h"
 #include "base/log.h"
 
+/* The default control address: loopback, the connect port + 1. */
+#define SETTINGS_CONTROL_DEFAULT "127.0.0.1:+1"
+
 struct settings {
 	int64_t start_timeout_ms;
 	int64_t stop_timeout_ms;

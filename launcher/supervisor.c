@@ -185,7 +185,7 @@ static void start_control(struct engine *s)
 	if (!want[0])
 		return;
 	char addr[320], bound[320], err[512];
-	int is_default = strcmp(want, "127.0.0.1:+1") == 0;
+	int is_default = strcmp(want, SETTINGS_CONTROL_DEFAULT) == 0;
 	if (is_default)
 		snprintf(addr, sizeof(addr), "127.0.0.1:%d", s->connect_port < 65535 ? s->connect_port + 1 : 0);
 	else
