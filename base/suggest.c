@@ -41,17 +41,21 @@ size_t suggest_distance(const char *a, const char *b, size_t cap)
 
 const char *suggest_closest(const char *word, const void *cands, size_t n, size_t stride)
 {
-	size_t cap = strlen(word) / 3;
-	if (cap < 2)
-		cap = 2;
 	const char *best = NULL;
-	size_t best_d = cap + 1;
+	size_t best_d = (size_t)-1;
 	for (size_t i = 0; i < n; i++) {
 		const char *c = *(const char *const *)((const char *)cands + i * stride);
-		if (!c)
+		if (!c || !strcmp(c, word))
 			continue;
-		size_t d = suggest_distance(word, c, cap);
-		if (d < best_d) {
+		/* A shared prefix ("sparkshim.", "--") says nothing about a
+		 * typo: allow a third of what differs after it. */
+		size_t p = 0;
+		while (word[p] && word[p] == c[p])
+			p++;
+		size_t rest = strlen(word + p) > strlen(c + p) ? strlen(word + p) : strlen(c + p);
+		size_t cap = rest / 3 ? rest / 3 : 1;
+		size_t d = suggest_distance(word + p, c + p, cap);
+		if (d <= cap && d < best_d) {
 			best_d = d;
 			best = c;
 		}

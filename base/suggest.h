@@ -10,7 +10,8 @@ size_t suggest_distance(const char *a, const char *b, size_t cap);
 
 /* The candidate (n of them, each reached as *(const char **)((char *)cands +
  * i * stride), so a field of a table of structs serves) closest to word, if
- * within a third of word's length (at least 2 edits); else NULL. */
+ * what differs after their common prefix is at most a third wrong (at least
+ * one edit); else NULL. */
 const char *suggest_closest(const char *word, const void *cands, size_t n, size_t stride);
 
 #endif

@@ -107,14 +107,19 @@ static int known_submit_opt(const char *a)
 }
 
 /* Spark's launcher gives an unknown option to SparkConnectServer as an
- * application argument, which it ignores: so does the shim, but says so. */
-static void warn_unknown(const char *a)
+ * application argument, which it ignores: so does the shim, but says so.
+ * A near miss of a shim option is a typo of ours, though: refused (-1). */
+static int unknown_option(const char *a, char *err, size_t errlen)
 {
 	const char *s = suggest_closest(a, &shim_opts[0].name, N_OPTS, sizeof(shim_opts[0]));
-	if (!s)
-		s = suggest_closest(a, &submit_opts[0].name, n_submit_opts, sizeof(submit_opts[0]));
+	if (s) {
+		snprintf(err, errlen, "unknown option %s: did you mean %s? (see --help)", a, s);
+		return -1;
+	}
+	s = suggest_closest(a, &submit_opts[0].name, n_submit_opts, sizeof(submit_opts[0]));
 	log_warn("unknown option %s: neither a sparkshim nor a spark-submit option; Spark passes it to SparkConnectServer, which ignores it%s%s%s",
 		 a, s ? " (did you mean " : "", s ? s : "", s ? "?)" : "");
+	return 0;
 }
 
 int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t errlen)
@@ -176,8 +181,8 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t errlen)
 			if (strvec_push(&c->spark_args, a) < 0)
 				goto nomem;
 			a = argv[++i];
-		} else if (!known_submit_opt(a)) {
-			warn_unknown(a);
+		} else if (!known_submit_opt(a) && unknown_option(a, err, errlen) < 0) {
+			return -1;
 		}
 	to_spark:
 		if (strvec_push(&c->spark_args, a) < 0)

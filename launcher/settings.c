@@ -7,10 +7,49 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/suggest.h"
 #include "shim/ctl/ctl_addr.h"
 #include "shim/registry/registry.h"
 
 #define MIN 60000LL
+
+/* Every sparkshim.* key, wherever it is read (the shim's options, the
+ * --config file, --conf spark.sparkshim.*): the one list an unknown key is
+ * checked against. tests/integration/test_messages.py checks that every
+ * "sparkshim.<key>" in the sources is here. */
+const char *const settings_known_keys[] = {
+	"sparkshim.start.timeout",
+	"sparkshim.stop.timeout",
+	"sparkshim.probe.interval",
+	"sparkshim.control.address",
+	"sparkshim.control.token.file",
+	"sparkshim.state.file",
+	"sparkshim.pid.file",
+	"sparkshim.exit.with.parent",
+	"sparkshim.log.level",
+	"sparkshim.launcher.cache",
+	"sparkshim.cds",
+	"sparkshim.cache.dir",
+	"sparkshim.registry.version",
+	"sparkshim.registry.deregister.timeout",
+	"sparkshim.registry.zookeeper.log.level",
+	"sparkshim.registry.etcd.user",
+	"sparkshim.registry.etcd.password",
+};
+const size_t n_settings_known_keys = sizeof(settings_known_keys) / sizeof(settings_known_keys[0]);
+
+/* An unknown sparkshim.* key is most likely a typo: say which, and what
+ * was probably meant. Not fatal: the key is ignored, as before. */
+static void warn_unknown_key(const char *key, const char *where)
+{
+	for (size_t i = 0; i < n_settings_known_keys; i++)
+		if (!strcmp(key, settings_known_keys[i]))
+			return;
+	const char *s = suggest_closest(key, settings_known_keys, n_settings_known_keys,
+					sizeof(settings_known_keys[0]));
+	log_warn("unknown key %s%s (ignored)%s%s%s", key, where, s ? "; did you mean " : "",
+		 s ? s : "", s ? "?" : "");
+}
 
 static int merge(struct conf *m, const struct conf *cli, const char *file,
 		 const struct conf *spark, char *err, size_t errlen)
@@ -24,7 +63,15 @@ static int merge(struct conf *m, const struct conf *cli, const char *file,
 				snprintf(err, errlen, "--config %s: %s", file, strerror(errno));
 			return -1;
 		}
+		char where[4200];
+		snprintf(where, sizeof(where), " in --config %s", file);
+		for (size_t i = 0; i < m->n; i++)
+			if (!strncmp(m->v[i].key, "sparkshim.", 10))
+				warn_unknown_key(m->v[i].key, where);
 	}
+	for (size_t i = 0; i < spark->n; i++)
+		if (!strncmp(spark->v[i].key, "spark.sparkshim.", 16))
+			warn_unknown_key(spark->v[i].key + 6, " (--conf spark.sparkshim.*)");
 	for (size_t i = 0; i < spark->n; i++)
 		if (strncmp(spark->v[i].key, "spark.sparkshim.", 16) == 0 &&
 		    conf_set(m, spark->v[i].key + 6, spark->v[i].value) < 0)

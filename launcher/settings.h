@@ -31,7 +31,13 @@ struct settings {
 	enum log_level log_level;
 };
 
-/* 0 / -1 with a one-line error naming the bad key and value. */
+/* Every sparkshim.* key the shim reads (settings.c has the one list). */
+extern const char *const settings_known_keys[];
+extern const size_t n_settings_known_keys;
+
+/* Unknown sparkshim.* keys in the --config file or in --conf
+ * spark.sparkshim.* are warned about, with the closest known key.
+ * 0 / -1 with a one-line error naming the bad key and value. */
 int settings_load(const struct conf *cli_shim, const char *config_file,
 		  const struct conf *spark_conf, struct settings *out, char *err, size_t errlen);
 

@@ -15,6 +15,7 @@
 #include "base/strvec.h"
 #include "launcher/cli.h"
 #include "launcher/settings.h"
+#include "base/suggest.h"
 #include "launcher/submit_args.h"
 #include "strvec_testutil.h"
 
@@ -219,6 +220,10 @@ static void test_cli(void **st)
 	assert_int_equal(parse(&c, err, "--bogus", "--conf", "a=b", NULL), 0);
 	assert_int_equal(c.spark_args.n, 3);
 	cli_free(&c);
+	/* ... but a near miss of a shim option is our typo. */
+	assert_int_equal(parse(&c, err, "--stop-timout", "5s", NULL), -1);
+	assert_non_null(strstr(err, "did you mean --stop-timeout?"));
+	cli_free(&c);
 	assert_int_equal(parse(&c, err, "--stop-timeout", NULL), -1);
 	assert_non_null(strstr(err, "--stop-timeout"));
 	cli_free(&c);
@@ -276,6 +281,52 @@ static void test_submit_collect(void **st)
 	assert_non_null(strstr(err, "--kill"));
 	strvec_free(&v);
 	conf_free(&c);
+}
+
+static void test_submit_versions(void **st)
+{
+	(void)st;
+	struct strvec v;
+	struct submit_view w;
+	char err[256];
+	/* 4.x knows --load-spark-defaults; for 3.5 it is an app argument. */
+	vec_of(&v, "--class", CONNECT_SERVER_CLASS, "--load-spark-defaults", "--verbose=x",
+	       "--driver-default-class-path", "/d", NULL);
+	submit_view_init(&w);
+	assert_int_equal(submit_parse(&v, 400, &w, err, sizeof(err)), 0);
+	assert_true(w.load_defaults);
+	assert_string_equal(conf_get(&w.conf, "spark.driver.defaultExtraClassPath"), "/d");
+	assert_int_equal(w.app_args.n, 0);
+	assert_int_equal(w.passed.n, 1); /* --verbose, its "=x" dropped as Spark does */
+	submit_view_free(&w);
+	assert_int_equal(submit_parse(&v, 305, &w, err, sizeof(err)), 0);
+	assert_false(w.load_defaults);
+	assert_int_equal(w.app_args.n, 3);
+	submit_view_free(&w);
+	strvec_free(&v);
+	/* Before the server class, an unknown option is refused as Spark does. */
+	vec_of(&v, "--bogus", "--class", CONNECT_SERVER_CLASS, NULL);
+	assert_int_equal(submit_parse(&v, 403, &w, err, sizeof(err)), -1);
+	assert_string_equal(err, "Unrecognized option: --bogus");
+	submit_view_free(&w);
+	strvec_free(&v);
+	assert_int_equal(submit_spark_version("4.3.0"), 403);
+	assert_int_equal(submit_spark_version("3.5.7"), 305);
+	assert_int_equal(submit_spark_version("x"), SUBMIT_SPARK_LATEST);
+}
+
+static void test_suggest(void **st)
+{
+	(void)st;
+	static const char *const keys[] = {"sparkshim.stop.timeout", "sparkshim.cds"};
+	assert_string_equal(suggest_closest("sparkshim.stop.timout", keys, 2, sizeof(keys[0])),
+			    keys[0]);
+	assert_string_equal(suggest_closest("sparkshim.stpo.timeout", keys, 2, sizeof(keys[0])),
+			    keys[0]);
+	assert_null(suggest_closest("sparkshim.zzz", keys, 2, sizeof(keys[0])));
+	assert_null(suggest_closest("sparkshim.cds", keys, 2, sizeof(keys[0]))); /* itself */
+	assert_int_equal(suggest_distance("abc", "acb", 5), 1);
+	assert_int_equal(suggest_distance("abc", "xyzuvw", 2), 3);
 }
 
 static void test_submit_make_connect(void **st)
@@ -379,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_conf_file),    cmocka_unit_test(test_strvec),
 		cmocka_unit_test(test_lifecycle),    cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_submit_collect), cmocka_unit_test(test_submit_make_connect),
+		cmocka_unit_test(test_submit_versions), cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
