@@ -389,6 +389,7 @@ fail:
 /* Register (failing over between endpoints) until the deadline. */
 static int do_register(int64_t deadline, char *err, size_t errlen)
 {
+	int64_t started = monotonic_ms();
 	char key[8192];
 	int64_t lease = 0, rev = 0;
 	for (size_t tries = 0;; tries++) {
@@ -413,10 +414,14 @@ static int do_register(int64_t deadline, char *err, size_t errlen)
 			if (transport_error(st)) {
 				char why[512];
 				snprintf(why, sizeof(why), "%s", err);
+				int full = deadline - started >= E.cfg->connect_timeout_ms;
 				snprintf(err, errlen,
-					 "could not register with etcd at %s within %d ms "
-					 "(kyuubi.ha.zookeeper.connection.timeout): %s",
-					 C->cfg->addresses, E.cfg->connect_timeout_ms, why);
+					 "could not register with etcd at %s: gave up after %lld ms "
+					 "(%s): %s",
+					 C->cfg->addresses, (long long)(monotonic_ms() - started),
+					 full ? "kyuubi.ha.zookeeper.connection.timeout" :
+						"what was left of the time a lost lease may take to come back",
+					 why);
 			}
 			return -1;
 		}

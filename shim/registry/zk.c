@@ -212,6 +212,10 @@ static void give_back(void)
 
 /* ---- registration steps (caller thread or monitor; mu not held) ---- */
 
+/* When the registration attempt under way began (do_register): a give-up
+ * message says how long it really tried, and against which budget. */
+static int64_t attempt_started;
+
 static int wait_connected(int64_t deadline, char *err, size_t errlen)
 {
 	int rc = 0;
@@ -229,10 +233,18 @@ static int wait_connected(int64_t deadline, char *err, size_t errlen)
 			break;
 		}
 		if (monotonic_ms() >= deadline) {
-			snprintf(err, errlen,
-				 "could not connect to ZooKeeper at %s within %d ms "
-				 "(kyuubi.ha.zookeeper.connection.timeout)",
-				 Z.cfg->addresses, Z.cfg->connect_timeout_ms);
+			int64_t tried = monotonic_ms() - attempt_started;
+			int64_t budget = deadline - attempt_started;
+			if (budget >= Z.cfg->connect_timeout_ms)
+				snprintf(err, errlen,
+					 "could not connect to ZooKeeper at %s: gave up after %lld ms "
+					 "(kyuubi.ha.zookeeper.connection.timeout=%d ms)",
+					 Z.cfg->addresses, (long long)tried, Z.cfg->connect_timeout_ms);
+			else
+				snprintf(err, errlen,
+					 "could not connect to ZooKeeper at %s: gave up after %lld ms "
+					 "(what was left of the time a lost session may take to come back)",
+					 Z.cfg->addresses, (long long)tried);
 			rc = -1;
 			break;
 		}
@@ -329,6 +341,7 @@ static int create_node(zhandle_t *zh, int64_t deadline, char *out, size_t outlen
  * in Z.zh for the caller to drop. */
 static int do_register(int64_t deadline, char *err, size_t errlen)
 {
+	attempt_started = monotonic_ms();
 	zhandle_t *zh = open_handle(err, errlen);
 	if (!zh || wait_connected(deadline, err, errlen) < 0)
 		return -1;
