@@ -110,4 +110,5 @@ def test_unknown_option_before_confs_keeps_registration(engines, tmp_path, zk):
     from engine import wait_for
     data = wait_for(node, 60, "the engine's znode")
     assert data == "127.0.0.1:%d" % st["connect_port"], data
+    assert e.stderr().count("registered with the gateway as") == 1, e.stderr()[-3000:]
     assert e.stop() == 0
