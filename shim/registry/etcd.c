@@ -414,13 +414,17 @@ static int do_register(int64_t deadline, char *err, size_t errlen)
 			if (transport_error(st)) {
 				char why[512];
 				snprintf(why, sizeof(why), "%s", err);
-				int full = deadline - started >= E.cfg->connect_timeout_ms;
+				char budget[128];
+				if (deadline - started >= E.cfg->connect_timeout_ms)
+					snprintf(budget, sizeof(budget),
+						 "kyuubi.ha.zookeeper.connection.timeout=%d ms",
+						 E.cfg->connect_timeout_ms);
+				else
+					snprintf(budget, sizeof(budget),
+						 "what was left of the time a lost lease may take to come back");
 				snprintf(err, errlen,
-					 "could not register with etcd at %s: gave up after %lld ms "
-					 "(%s): %s",
-					 C->cfg->addresses, (long long)(monotonic_ms() - started),
-					 full ? "kyuubi.ha.zookeeper.connection.timeout" :
-						"what was left of the time a lost lease may take to come back",
+					 "could not register with etcd at %s: gave up after %lld ms (%s): %s",
+					 C->cfg->addresses, (long long)(monotonic_ms() - started), budget,
 					 why);
 			}
 			return -1;
