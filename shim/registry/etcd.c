@@ -386,6 +386,10 @@ fail:
 	return st;
 }
 
+/* The deadline of the attempt under way is the lost-lease budget's, not the
+ * full connection timeout: for the give-up message. */
+static int attempt_cut;
+
 /* Register (failing over between endpoints) until the deadline. */
 static int do_register(int64_t deadline, char *err, size_t errlen)
 {
@@ -415,7 +419,7 @@ static int do_register(int64_t deadline, char *err, size_t errlen)
 				char why[512];
 				snprintf(why, sizeof(why), "%s", err);
 				char budget[128];
-				if (deadline - started >= E.cfg->connect_timeout_ms)
+				if (!attempt_cut)
 					snprintf(budget, sizeof(budget),
 						 "kyuubi.ha.zookeeper.connection.timeout=%d ms",
 						 E.cfg->connect_timeout_ms);
@@ -720,6 +724,7 @@ static void reregister(void)
 		if (lost_at < deadline)
 			deadline = lost_at;
 	}
+	attempt_cut = deadline < t0 + E.cfg->connect_timeout_ms;
 	pthread_mutex_unlock(&C->mu);
 	char err[1024];
 	int rc = do_register(deadline, err, sizeof(err));
@@ -908,6 +913,7 @@ static int etcd_register(struct discovery_ctx *ctx, char *path, size_t pathlen, 
 	E.stale_lease = 0;
 	pthread_mutex_unlock(&C->mu);
 
+	attempt_cut = 0;
 	if (do_register(monotonic_ms() + E.cfg->connect_timeout_ms, err, errlen) < 0) {
 		drop_channel();
 		return -1;

@@ -215,6 +215,7 @@ static void give_back(void)
 /* When the registration attempt under way began (do_register): a give-up
  * message says how long it really tried, and against which budget. */
 static int64_t attempt_started;
+static int attempt_cut; /* its deadline is the lost-session budget's, not the full timeout */
 
 static int wait_connected(int64_t deadline, char *err, size_t errlen)
 {
@@ -234,8 +235,7 @@ static int wait_connected(int64_t deadline, char *err, size_t errlen)
 		}
 		if (monotonic_ms() >= deadline) {
 			int64_t tried = monotonic_ms() - attempt_started;
-			int64_t budget = deadline - attempt_started;
-			if (budget >= Z.cfg->connect_timeout_ms)
+			if (!attempt_cut)
 				snprintf(err, errlen,
 					 "could not connect to ZooKeeper at %s: gave up after %lld ms "
 					 "(kyuubi.ha.zookeeper.connection.timeout=%d ms)",
@@ -534,6 +534,7 @@ static void reregister_locked(void)
 		if (lost_at < deadline)
 			deadline = lost_at;
 	}
+	attempt_cut = deadline < t0 + Z.cfg->connect_timeout_ms;
 	pthread_mutex_unlock(&C->mu);
 	char err[512];
 	int rc = do_register(deadline, err, sizeof(err));
@@ -760,6 +761,7 @@ static int zk_register(struct discovery_ctx *ctx, char *path, size_t pathlen, ch
 	Z.disconnected_since = 0;
 	pthread_mutex_unlock(&C->mu);
 
+	attempt_cut = 0;
 	if (do_register(monotonic_ms() + Z.cfg->connect_timeout_ms, err, errlen) < 0) {
 		drop_handle();
 		return -1;
