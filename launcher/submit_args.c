@@ -1,5 +1,6 @@
 #include "launcher/submit_args.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +310,58 @@ static int is_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* Does a token of opts, split as Spark's launcher splits java options
+ * (whitespace; '' and "" quotes; backslash escapes), start with -Xmx? */
+static int has_xmx(const char *opts)
+{
+	char tok[4];
+	size_t n = 0;
+	int in_word = 0;
+	char quote = 0;
+	for (const char *p = opts;; p++) {
+		char c = *p;
+		if (!c || (!quote && isspace((unsigned char)c))) {
+			if (in_word && n == 4 && !memcmp(tok, "-Xmx", 4))
+				return 1;
+			in_word = 0;
+			n = 0;
+			if (!c)
+				return 0;
+			continue;
+		}
+		if (quote && c == quote) {
+			quote = 0;
+			continue;
+		}
+		if (!quote && (c == '\'' || c == '"')) {
+			quote = c;
+			in_word = 1;
+			continue;
+		}
+		if (c == '\\' && p[1] && quote != '\'')
+			c = *++p;
+		in_word = 1;
+		if (n < 4)
+			tok[n++] = c;
+	}
+}
+
+int submit_check_java_options(const struct conf *conf, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"spark.driver.defaultJavaOptions",
+					   "spark.driver.extraJavaOptions"};
+	for (size_t i = 0; i < 2; i++) {
+		const char *v = conf_get(conf, keys[i]);
+		if (v && has_xmx(v)) {
+			snprintf(err, errlen,
+				 "Not allowed to specify max heap(Xmx) memory settings through java options (was %s). Use the corresponding --driver-memory or spark.driver.memory configuration instead.",
+				 v);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int submit_check_files(const struct submit_view *v, char *err, size_t errlen)
 {
 	if (v->properties_file && !is_file(v->properties_file)) {
@@ -372,6 +425,11 @@ int submit_collect_conf(const struct strvec *args, int version, const char *spar
 		if (conf_set(&eff, v.conf.v[i].key, v.conf.v[i].value) < 0)
 			goto nomem;
 	if (merge_files(&v, version, spark_conf_dir, &eff, err, errlen) < 0) {
+		conf_free(&eff);
+		goto out;
+	}
+	if (submit_check_java_options(&eff, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "spark-submit arguments rejected as Spark would: %s", why);
 		conf_free(&eff);
 		goto out;
 	}

@@ -86,6 +86,11 @@ int submit_parse(const struct strvec *args, int version, struct submit_view *v, 
  * that is not a file ("Invalid properties file 'x'."). 0 / -1. */
 int submit_check_files(const struct submit_view *v, char *err, size_t errlen);
 
+/* Spark's launcher refuses -Xmx among the driver's java options
+ * (spark.driver.defaultJavaOptions, spark.driver.extraJavaOptions, so also
+ * --driver-java-options), with its message in err. 0 / -1. */
+int submit_check_java_options(const struct conf *conf, char *err, size_t errlen);
+
 /* Effective Spark conf as SparkSubmit would see it: the view's confs over
  * the properties files (--extra-properties-file, --properties-file,
  * spark-defaults.conf in spark_conf_dir, as `version` layers them), with

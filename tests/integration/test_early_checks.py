@@ -82,6 +82,8 @@ def test_spark_refusal_before_jvm(engines, tmp_path):
                        "Missing argument for option '--conf'.", sub="missing")
     refused_before_jvm(engines, tmp_path, ["--", "--kill", "app-1"], EXIT_USAGE, "--kill",
                        sub="kill")
+    refused_before_jvm(engines, tmp_path, ["--", "--driver-java-options", "-Dx=1 -Xmx1g"],
+                       EXIT_USAGE, "Not allowed to specify max heap(Xmx)", sub="xmx")
 
 
 def test_unknown_option_before_confs_keeps_registration(engines, tmp_path, zk):

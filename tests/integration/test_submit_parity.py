@@ -123,6 +123,10 @@ def argv_table(tmp):
         ["-c"],
         ["--conf", "a=b", "--class"],
         ["--properties-file", os.path.join(tmp, "missing.conf")],
+        ["--driver-java-options", "-Dx=1 '-Xmx1g'"],
+        ["--conf", "spark.driver.defaultJavaOptions=-Xmx1g", "--conf",
+         "spark.driver.extraJavaOptions=-Xmx2g"],
+        ["--driver-java-options", "-Dx=-Xmx1g \\-Xmx"],
         ["--extra-properties-file", os.path.join(tmp, "missing.conf"), "--conf", "a=b"],
     ]
 

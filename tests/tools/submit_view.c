@@ -84,6 +84,8 @@ int main(int argc, char **argv)
 	int rc = submit_parse(&args, version, &v, err, sizeof(err));
 	if (rc == 0)
 		rc = submit_check_files(&v, err, sizeof(err));
+	if (rc == 0)
+		rc = submit_check_java_options(&v.conf, err, sizeof(err));
 	fputs("{\"replaced\": ", stdout);
 	jstr(replaced);
 	jvec("final", &args);
