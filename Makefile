@@ -145,8 +145,10 @@ install: $(BUILD)/sparkshim
 	install -m 0755 scripts/spark-submit-wrapper.sh $(DESTDIR)$(PREFIX)/libexec/sparkshim/spark-submit-wrapper.sh
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/sparkshim/README.md
 	for d in docs/*.md; do [ -f "$$d" ] && install -m 0644 "$$d" $(DESTDIR)$(PREFIX)/share/doc/sparkshim/; done; true
+	install -m 0644 scripts/systemd/sparkshim.env.example $(DESTDIR)$(PREFIX)/share/doc/sparkshim/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0644 scripts/systemd/sparkshim@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	sed 's|@PREFIX@|$(PREFIX)|g' scripts/systemd/sparkshim@.service.in > $(BUILD)/sparkshim@.service
+	install -m 0644 $(BUILD)/sparkshim@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sparkshim@.service
 
 # The stand-in Spark home, for trying sparkshim out without a real Spark
 # (the binary finds it in PREFIX/share/sparkshim/spark-home).

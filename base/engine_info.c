@@ -1,12 +1,14 @@
 #include "base/engine_info.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct engine_info info;
+static _Atomic(void (*)(void)) listener;
 
 void engine_info_reset(void)
 {
@@ -37,7 +39,12 @@ void engine_info_update(void (*fn)(struct engine_info *, void *), void *arg)
 	pthread_mutex_lock(&mu);
 	fn(&info, arg);
 	pthread_mutex_unlock(&mu);
+	void (*l)(void) = atomic_load(&listener);
+	if (l)
+		l();
 }
+
+void engine_info_set_listener(void (*fn)(void)) { atomic_store(&listener, fn); }
 
 const char *reg_state_name(enum reg_state st)
 {

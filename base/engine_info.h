@@ -36,6 +36,10 @@ void engine_info_reset(void);
 void engine_info_get(struct engine_info *out);
 /* Run fn on the shared struct under the lock (fn must not block). */
 void engine_info_update(void (*fn)(struct engine_info *info, void *arg), void *arg);
+/* Called after every engine_info_update, on the updating thread, without
+ * the lock (the state file rewrites itself when what it shows changed).
+ * One listener; NULL removes it. Must not block for long. */
+void engine_info_set_listener(void (*fn)(void));
 const char *reg_state_name(enum reg_state st);
 
 #endif

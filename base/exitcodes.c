@@ -35,3 +35,15 @@ const struct exit_code_info exit_codes[] = {
 };
 
 const size_t n_exit_codes = sizeof(exit_codes) / sizeof(exit_codes[0]);
+
+/* 68: a bad JVM option. 72: another instance holds the pid file; systemd
+ * would only race it. 74: a submit time that is already too old stays so.
+ * Not here: 69 (Spark's start can fail on something transient), 70 (a port
+ * can be freed), 71, 73 (ZooKeeper can come back), the crashes. */
+const int exit_codes_no_restart[] = {
+	EXIT_USAGE, EXIT_BAD_SPARK_HOME, EXIT_NO_JAVA, EXIT_JVM_CREATE, EXIT_ALREADY_RUNNING,
+	EXIT_SUBMIT_EXPIRED,
+};
+
+const size_t n_exit_codes_no_restart =
+	sizeof(exit_codes_no_restart) / sizeof(exit_codes_no_restart[0]);

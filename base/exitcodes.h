@@ -42,4 +42,11 @@ struct exit_code_info {
 extern const struct exit_code_info exit_codes[];
 extern const size_t n_exit_codes;
 
+/* The codes after which restarting cannot help, only repeat the error: the
+ * configuration (or the host) must change first. systemd's
+ * RestartPreventExitStatus= in scripts/systemd/sparkshim@.service.in is
+ * exactly this list (checked by tests/unit/test_exitcodes.c). */
+extern const int exit_codes_no_restart[];
+extern const size_t n_exit_codes_no_restart;
+
 #endif

@@ -153,6 +153,38 @@ jobject ju_option_get(JNIEnv *env, jobject option)
 	return v;
 }
 
+int ju_call_by_name(JNIEnv *env, jobject obj, const char *name, jobject *out, char *err,
+		    size_t errlen)
+{
+	if (out)
+		*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	jclass cls = obj ? (*env)->GetObjectClass(env, obj) : NULL;
+	jclass cls_cls = cls ? (*env)->FindClass(env, "java/lang/Class") : NULL;
+	jmethodID get = cls_cls ? (*env)->GetMethodID(env, cls_cls, "getMethod",
+						      "(Ljava/lang/String;[Ljava/lang/Class;)Ljava/lang/reflect/Method;")
+				: NULL;
+	jstring jname = get ? (*env)->NewStringUTF(env, name) : NULL;
+	/* A null parameter array means "no parameters" (Class.getMethod). */
+	jobject m = jname ? (*env)->CallObjectMethod(env, cls, get, jname, NULL) : NULL;
+	jmethodID mid = m && !(*env)->ExceptionCheck(env) ? (*env)->FromReflectedMethod(env, m) : NULL;
+	jobject r = mid ? (*env)->CallObjectMethod(env, obj, mid) : NULL;
+	int failed = ju_take_exception(env, err, errlen) || !mid;
+	jobject locals[] = {cls, cls_cls, jname, m};
+	for (size_t i = 0; i < sizeof(locals) / sizeof(locals[0]); i++)
+		if (locals[i])
+			(*env)->DeleteLocalRef(env, locals[i]);
+	if (failed) {
+		if (err && errlen && !err[0])
+			snprintf(err, errlen, "no method %s()", name);
+		return -1;
+	}
+	if (out)
+		*out = r;
+	return 0;
+}
+
 jobject ju_box_long(JNIEnv *env, int64_t v)
 {
 	jclass c = (*env)->FindClass(env, "java/lang/Long");

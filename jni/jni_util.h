@@ -37,6 +37,13 @@ int ju_call_int(JNIEnv *env, jobject obj, const char *name, const char *sig, jin
 int ju_call_long(JNIEnv *env, jobject obj, const char *name, const char *sig, jlong *out);
 int ju_call_bool(JNIEnv *env, jobject obj, const char *name, const char *sig, jboolean *out);
 int ju_call_string(JNIEnv *env, jobject obj, const char *name, char *buf, size_t len);
+/* obj.name() for a public method without arguments found by name alone,
+ * through reflection (Class.getMethod): for methods whose return type is a
+ * class that Spark builds shade under different names (grpc's Server). The
+ * call itself is a JNI call, so a public method of a non-public class
+ * works. *out (may be NULL) gets the result, NULL for void. 0 / -1 (err). */
+int ju_call_by_name(JNIEnv *env, jobject obj, const char *name, jobject *out, char *err,
+		    size_t errlen);
 
 int ju_heap(JNIEnv *env, int64_t *used, int64_t *max);
 /* jstack-format dump through the DiagnosticCommand MBean (threadPrint). */

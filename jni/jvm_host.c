@@ -37,7 +37,11 @@
 #define SESSION_MANAGER_SIG "()Lorg/apache/spark/sql/connect/service/SparkConnectSessionManager;"
 #define SESSION_CACHE_SIG "()Lorg/sparkproject/connect/guava/cache/Cache;"
 
-enum op_type { OP_PORT, OP_STOP, OP_APP, OP_ACTIVITY, OP_HEAP, OP_LOGLEVEL, OP_EXIT };
+/* With no operation running, the connect server gets this long to finish
+ * calls in flight (a Config, a ReleaseSession) before its channels close. */
+#define IDLE_STOP_GRACE_MS 300
+
+enum op_type { OP_PORT, OP_STOP, OP_STOP_IDLE, OP_APP, OP_ACTIVITY, OP_HEAP, OP_LOGLEVEL, OP_EXIT };
 
 struct op {
 	enum op_type type;
@@ -168,6 +172,26 @@ static void quiet_second_stop(JNIEnv *env)
 	ju_take_exception(env, NULL, 0);
 }
 
+/* svc.server().shutdownNow(): close every channel of the connect server
+ * now. grpc-java's graceful shutdown waits for each connected client to
+ * acknowledge its GOAWAY, seconds for a busy or frozen client holding an
+ * idle session. Server is shaded differently per Spark build, so it is
+ * reached by name. */
+static void close_channels(JNIEnv *env, jobject svc)
+{
+	char err[256];
+	jobject srv = NULL;
+	if (ju_call_by_name(env, svc, "server", &srv, err, sizeof(err)) < 0 || !srv ||
+	    ju_call_by_name(env, srv, "shutdownNow", NULL, err, sizeof(err)) < 0)
+		log_warn("could not close the connect server's channels at once: %s",
+			 srv ? err : "no server");
+	if (srv)
+		(*env)->DeleteLocalRef(env, srv);
+}
+
+/* OP_STOP: SparkConnectService.stop(Some(timeout), Some(ms)): graceful, calls
+ * in flight get up to the timeout. OP_STOP_IDLE (no operation runs): the
+ * same with a short grace, then the channels close at once. */
 static int op_stop(JNIEnv *env, struct op *op)
 {
 	jobject svc = ju_scala_object(env, H.main_thread, CONNECT_SERVICE);
@@ -175,7 +199,9 @@ static int op_stop(JNIEnv *env, struct op *op)
 		snprintf(op->err, sizeof(op->err), "Spark Connect service class is not loaded");
 		return -1;
 	}
-	jobject some_timeout = ju_scala_some(env, H.main_thread, ju_box_long(env, op->arg));
+	int idle = op->type == OP_STOP_IDLE;
+	int64_t grace = idle && op->arg > IDLE_STOP_GRACE_MS ? IDLE_STOP_GRACE_MS : op->arg;
+	jobject some_timeout = ju_scala_some(env, H.main_thread, ju_box_long(env, grace));
 	jobject some_unit = ju_scala_some(env, H.main_thread, ju_time_unit_ms(env));
 	int rc = -1;
 	quiet_second_stop(env);
@@ -184,6 +210,8 @@ static int op_stop(JNIEnv *env, struct op *op)
 				  sizeof(op->err), some_timeout, some_unit);
 	else
 		ju_take_exception(env, op->err, sizeof(op->err));
+	if (rc == 0 && idle)
+		close_channels(env, svc);
 	(*env)->DeleteLocalRef(env, svc);
 	return rc;
 }
@@ -389,9 +417,9 @@ static int op_exit(JNIEnv *env, struct op *op)
 }
 
 static int (*const op_fns[])(JNIEnv *, struct op *) = {
-	[OP_PORT] = op_port,         [OP_STOP] = op_stop,   [OP_APP] = op_app,
-	[OP_ACTIVITY] = op_activity, [OP_HEAP] = op_heap,   [OP_LOGLEVEL] = op_loglevel,
-	[OP_EXIT] = op_exit,
+	[OP_PORT] = op_port,         [OP_STOP] = op_stop, [OP_STOP_IDLE] = op_stop,
+	[OP_APP] = op_app,           [OP_ACTIVITY] = op_activity, [OP_HEAP] = op_heap,
+	[OP_LOGLEVEL] = op_loglevel, [OP_EXIT] = op_exit,
 };
 
 static void op_release(struct op *op)
@@ -429,7 +457,7 @@ static void *ops_main(void *arg)
 		op->rc = op_fns[op->type](env, op);
 		ju_take_exception(env, op->rc < 0 && !op->err[0] ? op->err : NULL, sizeof(op->err));
 		(*env)->PopLocalFrame(env, NULL);
-		if (op->type == OP_STOP)
+		if (op->type == OP_STOP || op->type == OP_STOP_IDLE)
 			events_post(EV_SPARK_STOPPED, op->rc, "%s", op->err);
 
 		pthread_mutex_lock(&H.mu);
@@ -742,9 +770,9 @@ int jvm_connect_port(int timeout_ms)
 	return r.out.port;
 }
 
-int jvm_stop_spark_async(int64_t timeout_ms)
+int jvm_stop_spark_async(int64_t timeout_ms, int idle)
 {
-	if (op_async(OP_STOP, timeout_ms) < 0) {
+	if (op_async(idle ? OP_STOP_IDLE : OP_STOP, timeout_ms) < 0) {
 		events_post(EV_SPARK_STOPPED, -1, "the JVM is not running");
 		return -1;
 	}

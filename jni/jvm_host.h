@@ -62,8 +62,11 @@ int jvm_host_start(const struct jvm_launch *launch, char *err, size_t errlen);
 int jvm_connect_port(int timeout_ms);
 
 /* Graceful Spark Connect stop (server shutdown + awaitTermination(timeout)),
- * in the background; posts EV_SPARK_STOPPED (value 0 ok, -1 failed). */
-int jvm_stop_spark_async(int64_t timeout_ms);
+ * in the background; posts EV_SPARK_STOPPED (value 0 ok, -1 failed).
+ * idle: no operation runs, so idle client channels must not hold the stop:
+ * calls in flight get a short grace (300 ms at most), then the server's
+ * channels close at once (shutdownNow). */
+int jvm_stop_spark_async(int64_t timeout_ms, int idle);
 
 int jvm_query_app(struct jvm_app_info *out, int timeout_ms);
 int jvm_query_activity(struct jvm_activity *out, int timeout_ms);

@@ -25,6 +25,7 @@ static const struct shim_opt {
 	{"--state-file", K_KEY, "sparkshim.state.file", "F     JSON state file, written atomically, removed on stop"},
 	{"--pid-file", K_KEY, "sparkshim.pid.file", "F       pid file, locked: a second instance is refused"},
 	{"--exit-with-parent", K_FLAG, "sparkshim.exit.with.parent", "   stop when the parent process dies (manual use; gateways want engines to outlive them)"},
+	{"--subreaper", K_FLAG, "sparkshim.subreaper", "         adopt and reap orphaned descendants (PR_SET_CHILD_SUBREAPER; automatic as PID 1)"},
 	{"--log-level", K_KEY, "sparkshim.log.level", "L       shim log level: debug, info, warn, error"},
 	{"--probe-interval", K_KEY, "sparkshim.probe.interval", "DUR  liveness probe period of the connect port (default 2s)"},
 	{"--no-launcher-cache", K_FLAG_OFF, "sparkshim.launcher.cache", "  run Spark's launcher JVM on every start (no cached driver command)"},

@@ -47,6 +47,7 @@ struct engine {
 		int64_t ops_until_ms;       /* likewise for running operations */
 		int64_t ops_check_ms;       /* next activity query while they run */
 		int ops_fresh;              /* Spark answered an activity query since the stop began */
+		int ops_idle;               /* operations_running: none left (not: gave up waiting) */
 		int64_t sent_since_ms;      /* since when every operation has sent all it had, 0 = not */
 		int spark_stop_sent;
 	} stop;

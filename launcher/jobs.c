@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -46,11 +47,31 @@ static void reg_job_done(void)
 	pthread_mutex_unlock(&mu);
 }
 
+static void set_host(struct engine_info *e, void *arg)
+{
+	snprintf(e->connect_host, sizeof(e->connect_host), "%s", (const char *)arg);
+}
+
+/* SIGHUP: the advertised host may resolve differently now (a discovered
+ * address that changed): publish what it is today. */
+static void refresh_host(const struct conf *spark_conf)
+{
+	char host[256];
+	struct engine_info e;
+	engine_info_get(&e);
+	if (advertised_host(spark_conf, host, sizeof(host)) == 0 &&
+	    strcmp(host, e.connect_host) != 0) {
+		log_info("SIGHUP: advertised host %s -> %s", e.connect_host, host);
+		engine_info_update(set_host, host);
+	}
+}
+
+/* arg: NULL = first registration, else the Spark conf (SIGHUP). */
 static void *register_main(void *arg)
 {
 	int rereg = arg != NULL;
 	if (rereg)
-		registry_deregister();
+		refresh_host(arg);
 	struct engine_info e;
 	engine_info_get(&e);
 	struct reg_endpoint ep = {
@@ -65,8 +86,15 @@ static void *register_main(void *arg)
 	pthread_mutex_lock(&mu);
 	cancelled = reg_cancelled;
 	pthread_mutex_unlock(&mu);
-	if (!cancelled)
+	if (!cancelled && rereg) {
+		/* SIGHUP: keep the node unless its name or data change; then
+		 * the new one is created before the old one goes. */
+		rc = registry_update(&ep, err, sizeof(err));
+		if (rc == 1)
+			log_info("SIGHUP: the discovery node would not change; keeping it");
+	} else if (!cancelled) {
 		rc = registry_register(&ep, err, sizeof(err));
+	}
 	pthread_mutex_lock(&mu);
 	reg_running = 0;
 	cancelled = reg_cancelled;
@@ -78,7 +106,7 @@ static void *register_main(void *arg)
 	return NULL;
 }
 
-int jobs_register(int reregister)
+static int start_register(const struct conf *rereg_conf)
 {
 	pthread_once(&cv_once, init_cv);
 	pthread_mutex_lock(&mu);
@@ -90,9 +118,13 @@ int jobs_register(int reregister)
 	pthread_mutex_unlock(&mu);
 	if (busy)
 		return -1;
-	spawn(register_main, reregister ? (void *)1 : NULL);
+	spawn(register_main, (void *)rereg_conf);
 	return 0;
 }
+
+int jobs_register(void) { return start_register(NULL); }
+
+int jobs_reregister(const struct conf *spark_conf) { return start_register(spark_conf); }
 
 static void *deregister_main(void *arg)
 {

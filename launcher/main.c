@@ -18,6 +18,7 @@
 #include "launcher/engine_setup.h"
 #include "launcher/exit_path.h"
 #include "launcher/pidfile.h"
+#include "launcher/reaper.h"
 #include "launcher/sdnotify.h"
 #include "launcher/signals.h"
 #include "launcher/supervisor.h"
@@ -102,6 +103,18 @@ static int setup_registry(void)
 	return 0;
 }
 
+/* PID 1 of a container, or --subreaper: adopted orphans are reaped by the
+ * main loop (reaper.c). Before the JVM exists, so none escapes. */
+static int setup_reaper(void)
+{
+	char err[256];
+	if (reaper_init(S.settings.subreaper, err, sizeof(err)) < 0) {
+		die_msg("%s", err);
+		return EXIT_INTERNAL;
+	}
+	return 0;
+}
+
 static void timeline_on_state(enum shim_state from, enum shim_state to, const char *reason,
 			      void *arg)
 {
@@ -156,7 +169,7 @@ int main(int argc, char **argv)
 	engine_info_update(set_version, S.home.version);
 	log_info("sparkshim %s: Spark %s at %s, Java at %s", SPARKSHIM_VERSION, S.home.version,
 		 S.home.path, S.java.home);
-	if ((rc = start_engine_jvm(&S))) {
+	if ((rc = setup_reaper()) || (rc = start_engine_jvm(&S))) {
 		cleanup_files();
 		return rc;
 	}

@@ -154,8 +154,7 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 			      errlen) < 0 ||
 	    conf_get_duration(&m, "sparkshim.probe.interval", 2000, &s->probe_interval_ms, err,
 			      errlen) < 0 ||
-	    kconf_get_duration(spark_conf, "kyuubi.session.engine.idle.timeout", 30 * MIN,
-			       &s->idle_timeout_ms, err, errlen) < 0 ||
+	    idle_policy_choose(spark_conf, &s->idle, err, errlen) < 0 ||
 	    kconf_get_duration(spark_conf, "kyuubi.session.engine.check.interval", MIN,
 			       &s->check_interval_ms, err, errlen) < 0 ||
 	    kconf_get_duration(spark_conf, "kyuubi.session.engine.spark.max.lifetime", 0,
@@ -163,8 +162,10 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 	    conf_get_bool(&m, "sparkshim.exit.with.parent", 0, &s->exit_with_parent, err,
 			  errlen) < 0 ||
 	    conf_get_bool(&m, "sparkshim.launcher.cache", 1, &s->launcher_cache, err, errlen) < 0 ||
-	    conf_get_bool(&m, "sparkshim.cds", 1, &s->cds, err, errlen) < 0)
+	    conf_get_bool(&m, "sparkshim.cds", 1, &s->cds, err, errlen) < 0 ||
+	    conf_get_bool(&m, "sparkshim.subreaper", 0, &s->subreaper, err, errlen) < 0)
 		goto out;
+	s->idle_timeout_ms = s->idle.timeout_ms;
 	if (s->start_timeout_ms <= 0 || s->stop_timeout_ms <= 0 || s->probe_interval_ms <= 0 ||
 	    s->check_interval_ms <= 0) {
 		snprintf(err, errlen, "start/stop timeouts, probe and check intervals must be > 0");

@@ -9,6 +9,7 @@
 
 #include "base/conf.h"
 #include "base/log.h"
+#include "launcher/idle_policy.h"
 
 /* The default control address: loopback, the connect port + 1. */
 #define SETTINGS_CONTROL_DEFAULT "127.0.0.1:+1"
@@ -17,7 +18,8 @@ struct settings {
 	int64_t start_timeout_ms;
 	int64_t stop_timeout_ms;
 	int64_t probe_interval_ms;
-	int64_t idle_timeout_ms;    /* 0 = never */
+	int64_t idle_timeout_ms;    /* 0 = never; = idle.timeout_ms */
+	struct idle_policy idle;    /* the mode and where the idle timeout came from */
 	int64_t check_interval_ms;
 	int64_t max_lifetime_ms;    /* 0 = unlimited */
 	char control_address[300];  /* "" = off; "127.0.0.1:+1" = connect port + 1 */
@@ -25,6 +27,7 @@ struct settings {
 	char state_file[4096];
 	char pid_file[4096];
 	int exit_with_parent;
+	int subreaper;              /* sparkshim.subreaper: reap adopted orphans (always as PID 1) */
 	int launcher_cache;         /* sparkshim.launcher.cache (default true) */
 	int cds;                    /* sparkshim.cds: class-data archive (default true) */
 	char cache_dir[4096];       /* sparkshim.cache.dir; "" = $XDG_CACHE_HOME/sparkshim */

@@ -1,10 +1,10 @@
 /* The main loop: one thread decides everything about the process. It polls
  * the signalfd and the event queue, sleeping until its next deadline (start
  * timeout, stop budget and its steps, idle check, max lifetime, watchdog,
- * systemd extension). It never blocks on anything else: registration,
- * deregistration, activity queries and probe quiescing run on workers
- * (jobs.c) that post their results. Workers (JVM host, prober, control
- * server, registry, jobs) only report. */
+ * systemd extension, orphan reaping as PID 1). It never blocks on anything
+ * else: registration, deregistration, activity queries and probe quiescing
+ * run on workers (jobs.c) that post their results. Workers (JVM host,
+ * prober, control server, registry, jobs) only report. */
 #include "launcher/supervisor.h"
 
 #include <errno.h>
@@ -27,6 +27,7 @@
 #include "launcher/engine_probe.h"
 #include "launcher/exit_path.h"
 #include "launcher/jobs.h"
+#include "launcher/reaper.h"
 #include "launcher/sdnotify.h"
 #include "launcher/signals.h"
 #include "shim/ctl/ctl_service.h"
@@ -80,16 +81,21 @@ static int operations_running(struct engine *s, int64_t now)
 {
 	struct engine_info e;
 	engine_info_get(&e);
-	if (s->stop.ops_fresh && e.active_operations == 0)
+	s->stop.ops_idle = 0;
+	if (s->stop.ops_fresh && e.active_operations == 0) {
+		s->stop.ops_idle = 1;
 		return 0;
+	}
 	if (s->stop.ops_fresh && e.attached_operations == 0) {
 		if (!s->stop.sent_since_ms) {
 			s->stop.sent_since_ms = now;
 			log_info("%d operation(s) listed, none sending: waiting up to %d ms for the "
 				 "client's ReleaseExecute", e.active_operations, RELEASE_WAIT_MS);
 		}
-		if (now - s->stop.sent_since_ms >= RELEASE_WAIT_MS)
+		if (now - s->stop.sent_since_ms >= RELEASE_WAIT_MS) {
+			s->stop.ops_idle = 1; /* all sent: nothing left to wait for */
 			return 0;
+		}
 	} else {
 		s->stop.sent_since_ms = 0;
 	}
@@ -125,9 +131,10 @@ static void stop_progress(struct engine *s, int64_t now)
 		log_warn("deregistration did not finish within %d ms; stopping Spark anyway",
 			 DEREG_WAIT_MS);
 	/* Leave a third of what is left of the budget for Spark's own
-	 * shutdown after the connect server has drained. */
+	 * shutdown after the connect server has drained. No operation left:
+	 * idle client channels must not hold the stop (jvm_stop_spark_async). */
 	if (s->connect_port > 0)
-		jvm_stop_spark_async((s->stop.deadline_ms - now) * 2 / 3);
+		jvm_stop_spark_async((s->stop.deadline_ms - now) * 2 / 3, s->stop.ops_idle);
 	else
 		jvm_exit_async(0);
 	s->stop.spark_stop_sent = 1;
@@ -242,7 +249,7 @@ static void announce_ready(struct engine *s)
 	sdn_ready(status);
 	if (registry_enabled()) {
 		/* On a worker: EV_REG_REGISTERED or EV_REG_FAILED follows. */
-		jobs_register(0);
+		jobs_register();
 	} else {
 		log_set_error_tag(NULL); /* started: later failures are no start failures */
 		/* Manual mode: the URL is the product, on stdout. */
@@ -298,9 +305,10 @@ static void reload(struct engine *s)
 	*o = ns;
 	log_set_level(o->log_level);
 	if (lifecycle_state() == ST_READY && registry_enabled() && s->dereg == JOB_NONE) {
-		/* On a worker: deregister, register; EV_REG_FAILED on failure. */
-		if (jobs_register(1) == 0)
-			log_info("SIGHUP: re-registering with the gateway");
+		/* On a worker (the advertised host is looked up again there: it
+		 * may need the resolver): EV_REG_FAILED on failure. */
+		if (jobs_reregister(&s->spark_conf) == 0)
+			log_info("SIGHUP: checking the discovery node");
 		else
 			log_warn("SIGHUP: a registration is under way; not re-registering");
 	}
@@ -560,6 +568,8 @@ static void check_deadlines(struct engine *s, int64_t now)
 		check_max_lifetime_drain(s, now);
 		check_idle(s, now, lifecycle_state());
 	}
+	if (reaper_active() && now >= reaper_next_ms())
+		reaper_scan(now);
 	/* systemd: keep start/stop timeouts extended while we make progress,
 	 * and ping the watchdog only while Spark answers. */
 	st = lifecycle_state();
@@ -606,6 +616,8 @@ static int next_timeout_ms(const struct engine *s, int64_t now)
 		AT(life);
 	if (st == ST_STARTING || st == ST_STOPPING)
 		AT(s->last_extend_ms + EXTEND_EVERY_MS);
+	if (reaper_active())
+		AT(reaper_next_ms());
 	uint64_t wd = sdn_watchdog_usec();
 	if (wd) {
 		int64_t due = s->last_watchdog_ms + (int64_t)(wd / 2000);
@@ -627,10 +639,25 @@ static void on_state(enum shim_state from, enum shim_state to, const char *reaso
 		statefile_write(to);
 }
 
+static void log_idle_policy(const struct settings *st)
+{
+	if (st->idle.timeout_ms > 0)
+		log_info("idle policy: %s engine, stops after %lld ms without work (%s)",
+			 engine_mode_name(st->idle.mode), (long long)st->idle.timeout_ms,
+			 st->idle.source);
+	else
+		log_info("idle policy: %s engine, no idle stop (%s)",
+			 engine_mode_name(st->idle.mode), st->idle.source);
+}
+
 int supervise(struct engine *s)
 {
+	log_idle_policy(&s->settings);
 	lifecycle_add_listener(on_state, NULL);
 	statefile_write(ST_STARTING);
+	/* From now on the file follows every change it shows (registration,
+	 * node, endpoints, sessions), not only the lifecycle's. */
+	engine_info_set_listener(statefile_refresh);
 	sdn_status("STARTING: Spark %s from %s", s->home.version, s->home.path);
 	s->start_deadline_ms = monotonic_ms() + s->settings.start_timeout_ms;
 	if (s->settings.exit_with_parent) {

@@ -9,7 +9,8 @@ openjdk-17-jdk-headless libzookeeper-mt-dev zookeeper
 python3-grpcio python3-protobuf python3-pytest python3-venv maven libcmocka-dev valgrind shellcheck
 libgrpc-java libperfmark-java libprotobuf-java grpc-proto
 protobuf-compiler clang libclang-rt-14-dev libjackson2-databind-java
-etcd-server etcd-client"
+etcd-server etcd-client
+systemd-container python3-yaml"
 
 missing=""
 for p in $PKGS; do

@@ -15,6 +15,7 @@
 
 #include "base/conf.h"
 #include "base/log.h"
+#include "base/statefile.h"
 #include "control.pb-c.h"
 #include "health.pb-c.h"
 #include "shim/ctl/ctl_service.h"
@@ -28,6 +29,7 @@
 struct cli {
 	const char *address;
 	const char *token_file;
+	const char *state_file; /* --state-file: check the engine is alive first */
 	char *token;          /* owned */
 	int json;
 	int timeout_ms;       /* unary calls; events: -1 unless --timeout given */
@@ -43,7 +45,7 @@ struct cli {
 
 static void usage(FILE *f)
 {
-	fputs("usage: sparkshim ctl [--address A] [--token-file F] [--json] [--timeout S] COMMAND\n"
+	fputs("usage: sparkshim ctl [--address A | --state-file F] [--token-file F] [--json] [--timeout S] COMMAND\n"
 	      "commands:\n"
 	      "  status                      engine state, endpoint, Spark app, registration\n"
 	      "  health [SERVICE]            grpc.health.v1 Check (\"\" or spark.connect.SparkConnectService)\n"
@@ -51,9 +53,11 @@ static void usage(FILE *f)
 	      "  stop [--grace D] [--reason R]  graceful stop; D like 30s, 2min, 500ms (token)\n"
 	      "  events [--after N] [--no-follow]  lifecycle events, then follow\n"
 	      "  log-level LEVEL             Spark log level: " LOG_SPARK_LEVELS " (token)\n"
-	      "address: --address, else $SPARKSHIM_CONTROL_ADDRESS, else " DEFAULT_ADDRESS "\n"
+	      "address: --address, else the --state-file's control address,\n"
+	      "         else $SPARKSHIM_CONTROL_ADDRESS, else " DEFAULT_ADDRESS "\n"
 	      "token:   --token-file, else $SPARKSHIM_CONTROL_TOKEN\n"
-	      "exit:    0 ok, 1 error, 2 unreachable, 3 rejected, 4 not serving, 64 usage\n",
+	      "exit:    0 ok, 1 error, 2 unreachable, 3 rejected, 4 not serving,\n"
+	      "         5 not running (--state-file: no file, or its process is gone), 64 usage\n",
 	      f);
 }
 
@@ -123,6 +127,8 @@ static int parse_args(struct cli *c, int argc, char **argv)
 			c->address = v;
 		} else if ((v = opt_value(argc, argv, &i, "--token-file", &missing))) {
 			c->token_file = v;
+		} else if ((v = opt_value(argc, argv, &i, "--state-file", &missing))) {
+			c->state_file = v;
 		} else if ((v = opt_value(argc, argv, &i, "--timeout", &missing))) {
 			if (parse_timeout(v, &c->timeout_ms) < 0)
 				return usage_error("bad --timeout '%s' (seconds, or 500ms / 2min)", v);
@@ -558,6 +564,45 @@ static int cmd_events(struct cli *c)
 	return rc;
 }
 
+/* --state-file: is the engine that wrote it still running (same pid, start
+ * time and boot)? A SIGKILLed engine leaves its file behind, and its pid may
+ * belong to another process by now. Takes the control address from the file
+ * unless --address was given. CTL_EXIT_OK or CTL_EXIT_NOT_RUNNING (said on
+ * stdout, or as JSON). */
+static int check_state_file(struct cli *c, struct statefile_view *v)
+{
+	int rc = statefile_read(c->state_file, v);
+	char why[512];
+	if (rc == -1 && errno == ENOENT)
+		snprintf(why, sizeof(why), "no state file %s", c->state_file);
+	else if (rc == -1)
+		snprintf(why, sizeof(why), "cannot read %s: %s", c->state_file, strerror(errno));
+	else if (rc == -2)
+		snprintf(why, sizeof(why), "%s is not a sparkshim state file", c->state_file);
+	else if (!proc_ident_alive(&v->owner))
+		snprintf(why, sizeof(why), "%s names pid %d (%s), which is no longer running: "
+			 "a stale state file", c->state_file, (int)v->owner.pid, v->state);
+	else {
+		if (!c->address && v->control_address[0])
+			c->address = v->control_address;
+		return CTL_EXIT_OK;
+	}
+	if (rc == -1 && errno != ENOENT) {
+		fprintf(stderr, "sparkshim ctl: %s\n", why);
+		return CTL_EXIT_ERROR;
+	}
+	if (c->json) {
+		int first = 1;
+		fputc('{', stdout);
+		json_kv_str(stdout, &first, "state", "NOT_RUNNING");
+		json_kv_str(stdout, &first, "reason", why);
+		fputs("}\n", stdout);
+	} else {
+		printf("state:          not running (%s)\n", why);
+	}
+	return CTL_EXIT_NOT_RUNNING;
+}
+
 int ctl_main(int argc, char **argv)
 {
 	struct cli c = {.timeout_ms = DEFAULT_TIMEOUT_MS, .grace_ms = -1};
@@ -565,6 +610,9 @@ int ctl_main(int argc, char **argv)
 	if (rc == -2)
 		return CTL_EXIT_OK;
 	if (rc != 0)
+		return rc;
+	struct statefile_view sv;
+	if (c.state_file && (rc = check_state_file(&c, &sv)) != CTL_EXIT_OK)
 		return rc;
 	if (!c.address) {
 		const char *env = getenv("SPARKSHIM_CONTROL_ADDRESS");

@@ -9,6 +9,7 @@ enum ctl_exit {
 	CTL_EXIT_UNREACHABLE = 2,  /* nothing answers at the address, or timeout */
 	CTL_EXIT_REJECTED = 3,     /* the server refused: token, argument, state */
 	CTL_EXIT_NOT_SERVING = 4,  /* `health`: the service is not SERVING */
+	CTL_EXIT_NOT_RUNNING = 5,  /* --state-file: no file, or its process is gone */
 	CTL_EXIT_USAGE = 64,       /* bad command line (same as sparkshim's EXIT_USAGE) */
 };
 

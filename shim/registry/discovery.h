@@ -68,6 +68,14 @@ struct discovery_backend {
 	int (*register_node)(struct discovery_ctx *ctx, char *path, size_t pathlen, char *err,
 			     size_t errlen);
 
+	/* Replace our node on the current session: create ctx->prefix with
+	 * ctx->data (already the new ones), watch it, make it ours, then delete
+	 * the previous node, in that order: the gateway always sees one. 0 and
+	 * the new path; -1 with a one-line error (the previous node stays).
+	 * Reports discovery_registered() itself. NULL: not supported. */
+	int (*replace_node)(struct discovery_ctx *ctx, char *path, size_t pathlen, char *err,
+			    size_t errlen);
+
 	/* Delete our node (ctx->stopping is already set), bounded by
 	 * cfg->deregister_timeout_ms; logs the outcome. 0 deleted, 1 there was
 	 * no node, -1 could not delete in time. */

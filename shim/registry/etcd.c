@@ -63,6 +63,7 @@ static struct {
 	int64_t lease;        /* its lease */
 	int64_t stale_lease;  /* a lost lease to revoke once re-registered */
 	int64_t watch_rev;    /* watch our key from this revision */
+	int rewatch;          /* our key changed (replace): the monitor watches anew */
 
 	int64_t down_since;   /* monotonic ms etcd stopped answering; 0 = fine */
 	int reregister_pending;
@@ -285,26 +286,17 @@ static void revoke(int64_t lease, int64_t deadline)
 		protobuf_c_message_free_unpacked(m, NULL);
 }
 
-/* The registration steps on the current channel. 0, or the failing call's
- * gRPC status (transport errors are worth another endpoint) with err set. */
-static int register_steps(int64_t deadline, char *out_key, size_t keylen, int64_t *out_lease,
+/* Put ctx->prefix + the next sequence number with ctx->data under lease
+ * (namespace key, lock, sequence, put, unlock) on the current channel. 0
+ * (key and its revision out), or the failing call's gRPC status with err
+ * set. The lease is the caller's. */
+static int put_node_steps(int64_t lease, int64_t deadline, char *out_key, size_t keylen,
 			  int64_t *out_rev, char *err, size_t errlen)
 {
 	const char *ns = C->cfg->namespace_path;
 	ProtobufCMessage *m;
 	char detail[256];
 	int st;
-
-	Etcdserverpb__LeaseGrantRequest g = ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
-	g.ttl = E.cfg->lease_ttl_s;
-	st = call(M_GRANT, &g.base, &etcdserverpb__lease_grant_response__descriptor, &m, deadline,
-		  &C->aborting, detail, sizeof(detail));
-	if (st != 0) {
-		snprintf(err, errlen, "etcd lease grant failed: %s", detail);
-		return st;
-	}
-	int64_t lease = ((Etcdserverpb__LeaseGrantResponse *)m)->id;
-	protobuf_c_message_free_unpacked(m, NULL);
 
 	/* The namespace key, its own path as value (like Kyuubi). */
 	Etcdserverpb__PutRequest p = ETCDSERVERPB__PUT_REQUEST__INIT;
@@ -314,7 +306,7 @@ static int register_steps(int64_t deadline, char *out_key, size_t keylen, int64_
 		  &C->aborting, detail, sizeof(detail));
 	if (st != 0) {
 		snprintf(err, errlen, "cannot put the namespace key %s: %s", ns, detail);
-		goto fail;
+		return st;
 	}
 	protobuf_c_message_free_unpacked(m, NULL);
 
@@ -328,7 +320,7 @@ static int register_steps(int64_t deadline, char *out_key, size_t keylen, int64_
 		  &C->aborting, detail, sizeof(detail));
 	if (st != 0) {
 		snprintf(err, errlen, "cannot take the etcd lock %s: %s", lockname, detail);
-		goto fail;
+		return st;
 	}
 	V3lockpb__LockResponse *lresp = (V3lockpb__LockResponse *)m;
 	ProtobufCBinaryData lockkey = {.len = lresp->key.len, .data = malloc(lresp->key.len + 1)};
@@ -337,8 +329,7 @@ static int register_steps(int64_t deadline, char *out_key, size_t keylen, int64_
 	protobuf_c_message_free_unpacked(m, NULL);
 	if (!lockkey.data) {
 		snprintf(err, errlen, "out of memory");
-		st = -1;
-		goto fail;
+		return -1;
 	}
 
 	int64_t max;
@@ -376,19 +367,41 @@ static int register_steps(int64_t deadline, char *out_key, size_t keylen, int64_
 	else
 		log_warn("etcd: cannot release the lock %s: %s", lockname, detail);
 	free(lockkey.data);
-	if (st != 0)
-		goto fail;
-	*out_lease = lease;
-	*out_rev = rev;
-	return 0;
-fail:
-	revoke(lease, monotonic_ms() + 1000);
+	if (st == 0)
+		*out_rev = rev;
 	return st;
 }
 
 /* The deadline of the attempt under way is the lost-lease budget's, not the
  * full connection timeout: for the give-up message. */
 static int attempt_cut;
+
+/* The registration steps on the current channel: a lease, then our key
+ * under it. 0, or the failing call's gRPC status (transport errors are
+ * worth another endpoint) with err set; nothing is left behind. */
+static int register_steps(int64_t deadline, char *out_key, size_t keylen, int64_t *out_lease,
+			  int64_t *out_rev, char *err, size_t errlen)
+{
+	ProtobufCMessage *m;
+	char detail[256];
+	Etcdserverpb__LeaseGrantRequest g = ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
+	g.ttl = E.cfg->lease_ttl_s;
+	int st = call(M_GRANT, &g.base, &etcdserverpb__lease_grant_response__descriptor, &m,
+		      deadline, &C->aborting, detail, sizeof(detail));
+	if (st != 0) {
+		snprintf(err, errlen, "etcd lease grant failed: %s", detail);
+		return st;
+	}
+	int64_t lease = ((Etcdserverpb__LeaseGrantResponse *)m)->id;
+	protobuf_c_message_free_unpacked(m, NULL);
+	st = put_node_steps(lease, deadline, out_key, keylen, out_rev, err, errlen);
+	if (st != 0) {
+		revoke(lease, monotonic_ms() + 1000);
+		return st;
+	}
+	*out_lease = lease;
+	return 0;
+}
 
 /* Register (failing over between endpoints) until the deadline. */
 static int do_register(int64_t deadline, char *err, size_t errlen)
@@ -545,7 +558,7 @@ static int lease_alive(int64_t lease)
 
 /* A DELETE of our key: by another client (the gateway: graceful stop) when
  * our lease still lives, else the lease's expiry took it. */
-static void on_delete(int64_t lease)
+static void on_delete(int64_t lease, const char *key)
 {
 	int alive = lease_alive(lease);
 	for (int i = 0; alive < 0 && i < 20 && !atomic_load(&E.quit); i++) {
@@ -559,7 +572,8 @@ static void on_delete(int64_t lease)
 		return;
 	}
 	pthread_mutex_lock(&C->mu);
-	if (C->stopping || !E.key || E.lease != lease) {
+	/* A key we replaced ourselves (etcd_replace) is no stop request. */
+	if (C->stopping || !E.key || E.lease != lease || strcmp(E.key, key) != 0) {
 		pthread_mutex_unlock(&C->mu);
 		return;
 	}
@@ -702,7 +716,7 @@ static void watch_step(int64_t lease, const char *key, int64_t wait_ms)
 		watch_stream = NULL;
 	}
 	if (deleted)
-		on_delete(lease);
+		on_delete(lease, key);
 }
 
 static void reregister(void)
@@ -788,8 +802,14 @@ static void *monitor_main(void *arg)
 		int rereg = E.reregister_pending && now >= E.retry_at;
 		int64_t lease = E.key && !C->stopping ? E.lease : 0;
 		char *key = lease ? strdup(E.key) : NULL;
+		int rewatch = E.rewatch;
+		E.rewatch = 0;
 		int64_t retry_at = E.reregister_pending ? E.retry_at : now + 1000;
 		pthread_mutex_unlock(&C->mu);
+		if (rewatch) {
+			etcd_stream_close(watch_stream);
+			watch_stream = NULL;
+		}
 		if (rereg) {
 			free(key);
 			reregister();
@@ -930,6 +950,64 @@ static int etcd_register(struct discovery_ctx *ctx, char *path, size_t pathlen, 
 	return 0;
 }
 
+/* Make before break: the new key is put under the lease we hold before the
+ * old one is deleted, so a gateway listing the engine space always sees
+ * this engine. */
+static int etcd_replace(struct discovery_ctx *ctx, char *path, size_t pathlen, char *err,
+			size_t errlen)
+{
+	C = ctx;
+	pthread_mutex_lock(&C->mu);
+	int64_t lease = E.key && E.ch && !E.down_since && !C->stopping ? E.lease : 0;
+	pthread_mutex_unlock(&C->mu);
+	if (!lease) {
+		snprintf(err, errlen, "no etcd lease with our key");
+		return -1;
+	}
+	char key[8192];
+	int64_t rev = 0;
+	if (put_node_steps(lease, monotonic_ms() + E.cfg->connect_timeout_ms, key, sizeof(key),
+			   &rev, err, errlen) != 0)
+		return -1;
+	char *copy = strdup(key);
+	pthread_mutex_lock(&C->mu);
+	char *old = NULL;
+	int ok = copy && !C->stopping && E.key && E.lease == lease;
+	if (ok) {
+		old = E.key;
+		E.key = copy;
+		E.watch_rev = rev + 1;
+		E.rewatch = 1;
+		pthread_cond_broadcast(&C->cv);
+	}
+	pthread_mutex_unlock(&C->mu);
+	ProtobufCMessage *m;
+	char detail[256];
+	Etcdserverpb__DeleteRangeRequest dr = ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
+	dr.key = bin(ok ? old : key);
+	if (!ok) {
+		/* Deregistered or the lease was lost meanwhile: not ours to keep. */
+		if (call(M_DELETE, &dr.base, &etcdserverpb__delete_range_response__descriptor, &m,
+			 monotonic_ms() + C->cfg->deregister_timeout_ms, NULL, detail,
+			 sizeof(detail)) == 0)
+			protobuf_c_message_free_unpacked(m, NULL);
+		free(copy);
+		snprintf(err, errlen, "deregistered while replacing the key");
+		return -1;
+	}
+	discovery_registered(key);
+	if (call(M_DELETE, &dr.base, &etcdserverpb__delete_range_response__descriptor, &m,
+		 monotonic_ms() + C->cfg->deregister_timeout_ms, &C->aborting, detail,
+		 sizeof(detail)) == 0)
+		protobuf_c_message_free_unpacked(m, NULL);
+	else
+		log_warn("could not delete the previous etcd key %s: %s; it goes with the lease",
+			 old, detail);
+	free(old);
+	snprintf(path, pathlen, "%s", key);
+	return 0;
+}
+
 static int etcd_deregister(struct discovery_ctx *ctx)
 {
 	C = ctx;
@@ -1010,6 +1088,7 @@ const struct discovery_backend etcd_backend = {
 	.configure = etcd_configure,
 	.busy = etcd_busy,
 	.register_node = etcd_register,
+	.replace_node = etcd_replace,
 	.deregister = etcd_deregister,
 	.close = etcd_close,
 };

@@ -38,6 +38,9 @@ static struct {
 	void *bconf;          /* the backend's settings */
 	char *prefix;         /* path to create, "<ns>/serverUri=...;sequence=" */
 	char data[300];       /* "<host>:<port>" */
+	char **retired;       /* prefixes replaced by registry_update, freed at close: the
+			       * monitor may still be creating with one */
+	size_t n_retired;
 	int dereg_busy;       /* a deregister is deleting right now */
 	int dereg_rc;
 } R;
@@ -179,6 +182,35 @@ static size_t endpoint_attrs(const struct reg_endpoint *ep, struct znode_attr *o
 	return n;
 }
 
+/* The node's name prefix (owned, in *prefix) and data (in data) for ep.
+ * 0, or -1 with a one-line error. */
+static int build_node(const struct reg_endpoint *ep, char **prefix, char *data, size_t datalen,
+		      char *err, size_t errlen)
+{
+	if (!ep || !ep->host || !advertise_host_ok(ep->host) || ep->port < 1 || ep->port > 65535) {
+		snprintf(err, errlen, "cannot publish endpoint %s:%d (need host name or IPv4 and "
+			 "a port 1-65535)", ep && ep->host ? ep->host : "(null)", ep ? ep->port : 0);
+		return -1;
+	}
+	size_t cap = R.cfg.n_attrs + 3;
+	struct znode_attr *attrs = calloc(cap, sizeof(*attrs));
+	char ui[300];
+	if (!attrs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	size_t n = endpoint_attrs(ep, attrs, cap, ui, sizeof(ui));
+	*prefix = znode_build_prefix(R.cfg.namespace_path, ep->host, ep->port, R.cfg.version,
+				     attrs, n, R.cfg.ref_id);
+	free(attrs);
+	if (!*prefix) {
+		snprintf(err, errlen, "cannot build the node name: %s", strerror(errno));
+		return -1;
+	}
+	znode_build_data(ep->host, ep->port, data, datalen);
+	return 0;
+}
+
 int registry_register(const struct reg_endpoint *ep, char *err, size_t errlen)
 {
 	pthread_once(&cv_once, init_cv);
@@ -198,34 +230,17 @@ int registry_register(const struct reg_endpoint *ep, char *err, size_t errlen)
 		snprintf(err, errlen, "already registered; deregister first");
 		return -1;
 	}
-	/* Registering again after a deregister (SIGHUP): start from a fresh
-	 * session, as on the first registration. */
+	/* Registering again after a deregister: start from a fresh session, as
+	 * on the first registration. */
 	R.ops->close(&D, 0);
-	if (!ep || !ep->host || !advertise_host_ok(ep->host) || ep->port < 1 || ep->port > 65535) {
-		snprintf(err, errlen, "cannot publish endpoint %s:%d (need host name or IPv4 and "
-			 "a port 1-65535)", ep && ep->host ? ep->host : "(null)", ep ? ep->port : 0);
+	char *prefix = NULL, data[sizeof(R.data)];
+	if (build_node(ep, &prefix, data, sizeof(data), err, errlen) < 0)
 		return -1;
-	}
-	size_t cap = R.cfg.n_attrs + 3;
-	struct znode_attr *attrs = calloc(cap, sizeof(*attrs));
-	char ui[300];
-	if (!attrs) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	size_t n = endpoint_attrs(ep, attrs, cap, ui, sizeof(ui));
-	char *prefix = znode_build_prefix(R.cfg.namespace_path, ep->host, ep->port,
-					  R.cfg.version, attrs, n, R.cfg.ref_id);
-	free(attrs);
-	if (!prefix) {
-		snprintf(err, errlen, "cannot build the node name: %s", strerror(errno));
-		return -1;
-	}
 	pthread_mutex_lock(&D.mu);
 	free(R.prefix);
 	R.prefix = prefix;
 	D.prefix = prefix;
-	znode_build_data(ep->host, ep->port, R.data, sizeof(R.data));
+	memcpy(R.data, data, sizeof(R.data));
 	D.stopping = 0;
 	D.want_node = 1;
 	atomic_store(&D.aborting, 0);
@@ -250,6 +265,64 @@ int registry_register(const struct reg_endpoint *ep, char *err, size_t errlen)
 	}
 	log_info("registered with the gateway as %s -> %s (%lld ms)", path, R.data,
 		 (long long)(monotonic_ms() - t0));
+	return 0;
+}
+
+int registry_update(const struct reg_endpoint *ep, char *err, size_t errlen)
+{
+	pthread_once(&cv_once, init_cv);
+	if (!registry_enabled())
+		return 1;
+	char *prefix = NULL, data[sizeof(R.data)];
+	if (build_node(ep, &prefix, data, sizeof(data), err, errlen) < 0)
+		return -1;
+	pthread_mutex_lock(&D.mu);
+	if (!D.want_node || D.stopping || !R.prefix) {
+		pthread_mutex_unlock(&D.mu);
+		free(prefix);
+		snprintf(err, errlen, "not registered");
+		return -1;
+	}
+	if (strcmp(prefix, R.prefix) == 0 && strcmp(data, R.data) == 0) {
+		pthread_mutex_unlock(&D.mu);
+		free(prefix);
+		return 1; /* same name, same data: the node stays as it is */
+	}
+	if (!R.ops->replace_node) {
+		pthread_mutex_unlock(&D.mu);
+		free(prefix);
+		snprintf(err, errlen, "%s cannot replace a node in place", R.ops->name);
+		return -1;
+	}
+	/* From now on (re-)creations use the new name and data; put the old
+	 * ones back if the new node cannot be created. */
+	char *old_prefix = R.prefix, old_data[sizeof(R.data)];
+	memcpy(old_data, R.data, sizeof(R.data));
+	R.prefix = prefix;
+	D.prefix = prefix;
+	memcpy(R.data, data, sizeof(R.data));
+	pthread_mutex_unlock(&D.mu);
+
+	int64_t t0 = monotonic_ms();
+	char path[4096];
+	int rc = R.ops->replace_node(&D, path, sizeof(path), err, errlen);
+	pthread_mutex_lock(&D.mu);
+	if (rc < 0 && R.prefix == prefix) {
+		R.prefix = old_prefix;
+		D.prefix = old_prefix;
+		memcpy(R.data, old_data, sizeof(R.data));
+		old_prefix = prefix;
+	}
+	char **grown = realloc(R.retired, (R.n_retired + 1) * sizeof(*grown));
+	if (grown) {
+		R.retired = grown;
+		R.retired[R.n_retired++] = old_prefix;
+	} /* else: leak one string rather than free what the monitor may read */
+	pthread_mutex_unlock(&D.mu);
+	if (rc < 0)
+		return -1;
+	log_info("re-registered as %s -> %s, then removed the previous node (%lld ms)", path,
+		 data, (long long)(monotonic_ms() - t0));
 	return 0;
 }
 
@@ -318,6 +391,11 @@ void registry_close(void)
 	free(R.prefix);
 	R.prefix = NULL;
 	D.prefix = NULL;
+	for (size_t i = 0; i < R.n_retired; i++)
+		free(R.retired[i]);
+	free(R.retired);
+	R.retired = NULL;
+	R.n_retired = 0;
 	R.configured = 0;
 	D.stopping = 0;
 	pthread_mutex_unlock(&D.mu);

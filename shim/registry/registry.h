@@ -52,6 +52,15 @@ int registry_enabled(void);
  * thread whose signal mask the ZooKeeper and monitor threads may inherit. */
 int registry_register(const struct reg_endpoint *ep, char *err, size_t errlen);
 
+/* SIGHUP: bring the registered node in line with ep. When its name and data
+ * would stay the same the node is kept as it is (same path, same session):
+ * 1. Otherwise the new node is created, on the same session, BEFORE the old
+ * one is deleted, so a gateway never sees the engine missing: 0 (posts
+ * EV_REG_REGISTERED with the new path). -1 with a one-line error: not
+ * registered, or the new node could not be created (the old one stays). 1
+ * also when registration is off. May block like registry_register. */
+int registry_update(const struct reg_endpoint *ep, char *err, size_t errlen);
+
 /* Delete our node and never re-create it. Call it FIRST on every stop path.
  * Idempotent (a concurrent second call waits for the first), bounded by
  * sparkshim.registry.deregister.timeout (2 s). 0 = node gone (or never

@@ -337,6 +337,45 @@ static int create_node(zhandle_t *zh, int64_t deadline, char *out, size_t outlen
 	}
 }
 
+/* Make the freshly created node at path ours and watch it. The previous
+ * node's path (if any) goes to *prev for the caller (owned; its watch no
+ * longer counts). -1 when a deregister came meanwhile: the new node is
+ * deleted again. */
+static int adopt_node(zhandle_t *zh, const char *path, int64_t deadline, char **prev, char *err,
+		      size_t errlen)
+{
+	char *copy = strdup(path);
+	pthread_mutex_lock(&C->mu);
+	if (C->stopping || !copy) {
+		/* Deregistered meanwhile: our fresh node must not survive. */
+		pthread_mutex_unlock(&C->mu);
+		zkop_delete(zh, path, monotonic_ms() + C->cfg->deregister_timeout_ms, NULL);
+		snprintf(err, errlen, "%s", copy ? "deregistered while registering" : "out of memory");
+		free(copy);
+		return -1;
+	}
+	*prev = Z.node;
+	Z.node = copy;
+	Z.node_gen = ++Z.gen_counter;
+	uintptr_t node_gen = Z.node_gen;
+	Z.ev_deleted = Z.ev_rearm = Z.delete_unverified = 0;
+	C->want_node = 1;
+	pthread_mutex_unlock(&C->mu);
+
+	int rc = zkop_exists(zh, path, node_watcher, (void *)node_gen, NULL, deadline, &C->aborting);
+	pthread_mutex_lock(&C->mu);
+	if (rc == ZNONODE) {
+		Z.ev_deleted = 1; /* gone already: report it like any deletion */
+		Z.verify_at = 0;
+	} else if (rc != ZOK) {
+		Z.ev_rearm = 1; /* the monitor keeps trying to watch it */
+		Z.rearm_at = monotonic_ms() + 1000;
+	}
+	pthread_cond_broadcast(&C->cv);
+	pthread_mutex_unlock(&C->mu);
+	return 0;
+}
+
 /* Open a session and create + watch our node. On failure the handle stays
  * in Z.zh for the caller to drop. */
 static int do_register(int64_t deadline, char *err, size_t errlen)
@@ -357,37 +396,10 @@ static int do_register(int64_t deadline, char *err, size_t errlen)
 	if (ensure_parents(zh, deadline, err, errlen) < 0 ||
 	    create_node(zh, deadline, path, sizeof(path), err, errlen) < 0)
 		return -1;
-
-	char *copy = strdup(path);
-	pthread_mutex_lock(&C->mu);
-	if (C->stopping || !copy) {
-		/* Deregistered meanwhile: our fresh node must not survive. */
-		pthread_mutex_unlock(&C->mu);
-		zkop_delete(zh, path, monotonic_ms() + C->cfg->deregister_timeout_ms, NULL);
-		snprintf(err, errlen, "%s", copy ? "deregistered while registering" : "out of memory");
-		free(copy);
+	char *prev = NULL;
+	if (adopt_node(zh, path, deadline, &prev, err, errlen) < 0)
 		return -1;
-	}
-	free(Z.node);
-	Z.node = copy;
-	Z.node_gen = ++Z.gen_counter;
-	uintptr_t node_gen = Z.node_gen;
-	Z.ev_deleted = Z.ev_rearm = Z.delete_unverified = 0;
-	C->want_node = 1;
-	pthread_mutex_unlock(&C->mu);
-
-	int rc = zkop_exists(zh, path, node_watcher, (void *)node_gen, NULL, deadline, &C->aborting);
-	pthread_mutex_lock(&C->mu);
-	if (rc == ZNONODE) {
-		Z.ev_deleted = 1; /* gone already: report it like any deletion */
-		Z.verify_at = 0;
-	} else if (rc != ZOK) {
-		Z.ev_rearm = 1; /* the monitor keeps trying to watch it */
-		Z.rearm_at = monotonic_ms() + 1000;
-	}
-	pthread_cond_broadcast(&C->cv);
-	pthread_mutex_unlock(&C->mu);
-
+	free(prev);
 	discovery_registered(path);
 	return 0;
 }
@@ -778,6 +790,43 @@ static int zk_register(struct discovery_ctx *ctx, char *path, size_t pathlen, ch
 	return 0;
 }
 
+/* Make before break: the new node exists before the old one is deleted, both
+ * on the session we have, so a gateway listing the engine space always sees
+ * this engine. */
+static int zk_replace(struct discovery_ctx *ctx, char *path, size_t pathlen, char *err,
+		      size_t errlen)
+{
+	C = ctx;
+	pthread_mutex_lock(&C->mu);
+	int have = Z.node && Z.zh && Z.zstate == ZOO_CONNECTED_STATE && !C->stopping;
+	pthread_mutex_unlock(&C->mu);
+	zhandle_t *zh = have ? borrow() : NULL;
+	if (!zh) {
+		snprintf(err, errlen, "no connected ZooKeeper session with our node");
+		return -1;
+	}
+	int64_t deadline = monotonic_ms() + Z.cfg->connect_timeout_ms;
+	char fresh[ZPATH_MAX];
+	char *prev = NULL;
+	if (create_node(zh, deadline, fresh, sizeof(fresh), err, errlen) < 0 ||
+	    adopt_node(zh, fresh, deadline, &prev, err, errlen) < 0) {
+		give_back();
+		return -1;
+	}
+	discovery_registered(fresh);
+	if (prev) {
+		int rc = zkop_delete(zh, prev, monotonic_ms() + C->cfg->deregister_timeout_ms,
+				     &C->aborting);
+		if (rc != ZOK && rc != ZNONODE)
+			log_warn("could not delete the previous znode %s: %s; ZooKeeper drops it "
+				 "when the session ends", prev, zerror(rc));
+		free(prev);
+	}
+	give_back();
+	snprintf(path, pathlen, "%s", fresh);
+	return 0;
+}
+
 static int zk_deregister(struct discovery_ctx *ctx)
 {
 	C = ctx;
@@ -833,6 +882,7 @@ const struct discovery_backend zk_backend = {
 	.configure = zk_configure,
 	.busy = zk_busy,
 	.register_node = zk_register,
+	.replace_node = zk_replace,
 	.deregister = zk_deregister,
 	.close = zk_close,
 };

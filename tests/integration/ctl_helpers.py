@@ -25,6 +25,7 @@ OFFICIAL_HEALTH = "grpc/health/v1/health.proto"
 
 # `sparkshim ctl` exit codes (docs/control.md)
 CTL_OK, CTL_ERROR, CTL_UNREACHABLE, CTL_REJECTED, CTL_NOT_SERVING, CTL_USAGE = 0, 1, 2, 3, 4, 64
+CTL_NOT_RUNNING = 5
 
 SVC_CONNECT = "spark.connect.SparkConnectService"
 

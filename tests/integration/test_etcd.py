@@ -6,6 +6,8 @@ The registry runs in tests/tools/zkreg_driver (backend-neutral despite its
 name; see its header for the protocol); the end-to-end tests at the bottom
 run the real binary on the stand-in Spark through the spark-submit wrapper.
 """
+import base64
+import json
 import os
 import signal
 import time
@@ -128,6 +130,65 @@ def test_gateway_deleting_key_posts_event(etcd, drivers):
     assert children(etcd, ns) == []
     d.send("deregister")
     assert d.expect("DEREGISTERED").startswith("DEREGISTERED 0")
+
+
+def _revision(etcd):
+    return int(json.loads(etcd.ctl("get", "/", "-w", "json").stdout)["header"]["revision"])
+
+
+def _engine_keys_at(etcd, ns, ref, rev):
+    out = json.loads(etcd.ctl("get", "--prefix", ns + "/", "--rev", str(rev), "-w",
+                              "json").stdout)
+    keys = [base64.b64decode(kv["key"]).decode() for kv in out.get("kvs", [])]
+    return [k for k in keys if f"refId={ref}" in k]
+
+
+def test_update_without_change_keeps_the_key(etcd, drivers):
+    """Issue 13 item 3 on etcd: an unchanged endpoint keeps the very key
+    (same name, same create revision, same lease); etcd sees no write."""
+    ns, ref, conf = etcd_conf(etcd)
+    d = drivers(args_for(conf))
+    _, path = registered(d)
+    before = json.loads(etcd.ctl("get", path, "-w", "json").stdout)["kvs"][0]
+    d.send("update")
+    assert d.expect("UPDATED") == f"UPDATED 1 {path}"
+    after = json.loads(etcd.ctl("get", path, "-w", "json").stdout)["kvs"][0]
+    assert (after["create_revision"], after["mod_revision"], after["lease"]) == \
+        (before["create_revision"], before["mod_revision"], before["lease"])
+    d.send("deregister")
+    d.expect("DEREGISTERED 0")
+
+
+def test_update_with_change_puts_before_deleting(etcd, drivers):
+    """Issue 13 item 3 on etcd: the new key is put (same lease) before the old
+    one is deleted. Observed through etcd's own history, not timing: the
+    engine space is read at EVERY revision the update went through, and
+    none of them is without a key for this engine."""
+    ns, ref, conf = etcd_conf(etcd)
+    d = drivers(args_for(conf, 15002))
+    _, old = registered(d)
+    lease = etcd.get(old)[2]
+    r0 = _revision(etcd)
+    d.send("update 15003")
+    line = d.expect("UPDATED")
+    _, rc, new = line.split(" ", 2)
+    assert rc == "0" and new != old, line
+    r1 = _revision(etcd)
+    assert r1 > r0
+    seen_both = False
+    for rev in range(r0, r1 + 1):
+        keys = _engine_keys_at(etcd, ns, ref, rev)
+        assert keys, f"no key for the engine at revision {rev} ({r0}..{r1})"
+        seen_both |= len(keys) == 2
+    assert seen_both  # the new key existed before the old one went
+    assert [n for n, _, _ in children(etcd, ns)] == [new[len(ns) + 1:]]
+    key, value, new_lease = etcd.get(new)
+    assert value == b"127.0.0.1:15003" and new_lease == lease
+    # Our own delete of the old key is no stop request, and the new key is
+    # the one watched: the gateway deleting it stops the engine.
+    assert not any(s.startswith("EVENT reg-node-deleted") for s in d.seen)
+    assert etcd.delete(new) == 1
+    assert d.expect("EVENT reg-node-deleted", timeout=10) == f"EVENT reg-node-deleted 0 {new}"
 
 
 def test_revoked_lease_reregisters(etcd, drivers):

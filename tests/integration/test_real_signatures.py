@@ -114,6 +114,17 @@ def check_home(cp, line, classes_cache):
     for cls in ("org.apache.spark.deploy.SparkSubmit", "org.apache.spark.launcher.Main"):
         if ("main", main_desc) not in of(cls):
             wrong.append("%s.main%s" % (cls, main_desc))
+    # Reached by name (ju_call_by_name: grpc's Server is shaded per build):
+    # SparkConnectService.server() and that class's shutdownNow().
+    for name in ("server", "shutdownNow"):
+        assert re.search(r'ju_call_by_name\(env, \w+, "%s"' % name, src), name
+    srv = [d for n, d in of(SVC) if n == "server" and d.startswith("()L")]
+    if not srv:
+        wrong.append("%s.server()" % SVC)
+    else:
+        srv_cls = srv[0][3:-1].replace("/", ".")
+        if ("shutdownNow", srv[0]) not in of(srv_cls):  # returns the Server too
+            wrong.append("%s.shutdownNow()" % srv_cls)
     assert not wrong, "not in real Spark %s: %s" % (line, wrong)
 
 

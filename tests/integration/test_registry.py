@@ -262,6 +262,61 @@ def test_gateway_deleting_node_posts_event(zk, drivers):
     assert "deleted by another client" in d.stderr()
 
 
+def test_update_without_change_keeps_the_node(zk, drivers):
+    """Issue 13 item 3: a SIGHUP whose endpoint is unchanged keeps the very
+    node: same path, same creation (czxid), same session; the engine space
+    sees no child change at all."""
+    ns, ref, conf = engine_conf(zk)
+    d = drivers(args_for(conf))
+    _, path = registered(d)
+    with ZkClient(zk.port) as c:
+        before, parent0 = c.exists(path), c.exists(ns)
+    d.send("update")
+    assert d.expect("UPDATED") == f"UPDATED 1 {path}"
+    with ZkClient(zk.port) as c:
+        after, parent1 = c.exists(path), c.exists(ns)
+    assert after is not None
+    assert (after["czxid"], after["ephemeralOwner"]) == (before["czxid"],
+                                                         before["ephemeralOwner"])
+    assert parent1["cversion"] == parent0["cversion"]
+    d.send("deregister")
+    d.expect("DEREGISTERED 0")
+
+
+def test_update_with_change_creates_before_deleting(zk, drivers):
+    """Issue 13 item 3: when the name changes (here the port), the new node
+    is created before the old one is deleted, on the same session. Observed
+    through ZooKeeper's own order, not timing: the engine space changed
+    exactly twice (one create, one delete), and its last child change (pzxid,
+    the delete) comes after the new node's creation (czxid), so there was
+    never a moment without a node for this engine."""
+    ns, ref, conf = engine_conf(zk)
+    d = drivers(args_for(conf, 15002))
+    _, old = registered(d)
+    with ZkClient(zk.port) as c:
+        old_stat, parent0 = c.exists(old), c.exists(ns)
+    d.send("update 15003")
+    line = d.expect("UPDATED")
+    _, rc, new = line.split(" ", 2)
+    assert rc == "0" and new != old, line
+    assert new.rsplit("/", 1)[1].startswith("serverUri=127.0.0.1:15003;")
+    with ZkClient(zk.port) as c:
+        assert c.children(ns) == [new.rsplit("/", 1)[1]]
+        new_stat, parent1 = c.exists(new), c.exists(ns)
+        data, _ = c.get(new)
+    assert data == b"127.0.0.1:15003"
+    assert new_stat["ephemeralOwner"] == old_stat["ephemeralOwner"]  # same session
+    assert parent1["cversion"] == parent0["cversion"] + 2, (parent0, parent1)
+    assert parent1["pzxid"] > new_stat["czxid"], (parent1, new_stat)
+    # Our own delete of the old node is no stop request.
+    d.send("info")
+    assert d.expect("INFO") == f"INFO REGISTERED {new}"
+    assert not any(s.startswith("EVENT reg-node-deleted") for s in d.seen)
+    d.send("deregister")
+    d.expect("DEREGISTERED 0")
+    assert nodes_with(zk.port, ns, f"refId={ref}") == []
+
+
 def test_session_expiry_recreates_node(zk, drivers):
     """Freeze the engine past its session timeout: ZooKeeper expires the
     session and drops the node; on waking the engine re-registers."""

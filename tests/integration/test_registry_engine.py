@@ -7,6 +7,7 @@ Needs the real binary (env SPARKSHIM_BIN, `--version` must work) and the
 stand-in Spark home (env SPARKSHIM_STANDIN); fails otherwise. Everything
 binds 127.0.0.1: ZooKeeper, the connect port (port 0), the control port.
 """
+import json
 import os
 import signal
 import socket
@@ -263,19 +264,58 @@ def test_expired_submit_time_refuses_to_start(zk, gateway):
     assert nodes_with(zk.port, e.ns, f"refId={e.ref}") == []
 
 
-def test_sighup_reregisters(zk, gateway):
+def test_sighup_without_change_keeps_the_node(zk, gateway):
+    """Issue 13 item 3: a reload that changes nothing the node shows keeps the
+    very node (same path, creation and session): a gateway never sees the
+    engine missing."""
     e = gateway()
     name, host, port = e.discover(zk)
-    e.proc.send_signal(signal.SIGHUP)
-    new = wait_for(lambda: [n for n in nodes_with(zk.port, e.ns, f"refId={e.ref}") if n != name],
-                   30, "a new node after SIGHUP")
-    assert len(new) == 1 and new[0].startswith(f"serverUri={host}:{port};")
+    path = f"{e.ns}/{name}"
     with ZkClient(zk.port) as c:
-        assert c.exists(f"{e.ns}/{name}") is None
-    assert "SIGHUP: re-registering with the gateway" in e.text()
+        before, parent0 = c.exists(path), c.exists(e.ns)
+    e.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "SIGHUP: the discovery node would not change; keeping it" in e.text(),
+             30, "the SIGHUP's decision")
+    with ZkClient(zk.port) as c:
+        after, parent1 = c.exists(path), c.exists(e.ns)
+    assert after is not None, e.text()[-3000:]
+    assert (after["czxid"], after["ephemeralOwner"]) == (before["czxid"],
+                                                         before["ephemeralOwner"])
+    assert parent1["cversion"] == parent0["cversion"]
+    assert nodes_with(zk.port, e.ns, f"refId={e.ref}") == [name]
     config_call(host, port, e.user)
     e.proc.send_signal(signal.SIGTERM)
     assert e.wait() == 0, e.text()[-4000:]
+
+
+def test_state_file_follows_registration(zk, gateway, tmp_path):
+    """Issue 13 item 2: a gateway engine's state file shows what `ctl status`
+    shows while it serves: REGISTERED and the node's path, not the PENDING
+    and "" of the moment READY was written; and who wrote it (pid + start
+    time + boot id)."""
+    sf = str(tmp_path / "gw-state.json")
+    e = gateway(extra=[("spark.sparkshim.state.file", sf)])
+    name, host, port = e.discover(zk)
+
+    def registered():
+        try:
+            with open(sf) as f:
+                st = json.load(f)
+        except (OSError, ValueError):
+            return None
+        return st if st.get("registration") == "REGISTERED" else None
+    st = wait_for(registered, 30, "REGISTERED in the state file")
+    assert st["znode"] == f"{e.ns}/{name}"
+    assert st["state"] == "READY"
+    assert st["connect_url"] == f"sc://{host}:{port}"
+    assert st["pid"] == e.proc.pid
+    with open(f"/proc/{e.proc.pid}/stat") as f:
+        assert st["pid_start_ticks"] == int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        assert st["boot_id"] == f.read().strip()
+    e.proc.send_signal(signal.SIGTERM)
+    assert e.wait() == 0, e.text()[-4000:]
+    assert not os.path.exists(sf)
 
 
 def test_startup_failure_is_reported_for_the_gateway(zk, gateway):

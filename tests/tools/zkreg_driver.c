@@ -13,6 +13,8 @@
  *   deregister -> "DEREGISTERED <rc> <ms>"    register -> "REGISTERED <ms> <path>" / "FAILED <err>"
  *   close      -> "CLOSED <ms>"               drain / stop -> "STATE <state>"
  *   info       -> "INFO <reg_state> <path>"   quit (or EOF) -> close, "BYE", exit 0
+ *   update [PORT] -> registry_update with that port (default: the same
+ *                 endpoint): "UPDATED <rc> <path>" / "FAILED <err>"
  * Errors: "error: <msg>" on stderr; exit 64 (configure), 73 (register). */
 #include <errno.h>
 #include <poll.h>
@@ -73,6 +75,19 @@ static int command(const struct opts *o, const char *line)
 	} else if (strcmp(line, "drain") == 0 || strcmp(line, "stop") == 0) {
 		lifecycle_fire(line[0] == 'd' ? TR_DRAIN : TR_STOP, "driver");
 		printf("STATE %s\n", state_name(lifecycle_state()));
+	} else if (strncmp(line, "update", 6) == 0 && (line[6] == '\0' || line[6] == ' ')) {
+		struct opts u = *o;
+		if (line[6])
+			u.port = atoi(line + 7);
+		char err[1024];
+		struct reg_endpoint ep = {u.host, u.port, u.control, u.app_id, u.ui_url};
+		int rc = registry_update(&ep, err, sizeof(err));
+		struct engine_info info;
+		engine_info_get(&info);
+		if (rc < 0)
+			printf("FAILED %s\n", err);
+		else
+			printf("UPDATED %d %s\n", rc, info.znode_path);
 	} else if (strcmp(line, "info") == 0) {
 		struct engine_info info;
 		engine_info_get(&info);

@@ -162,6 +162,57 @@ static void test_table_is_consistent(void **st)
 	}
 }
 
+/* The unit's RestartPreventExitStatus= is exactly exit_codes_no_restart[],
+ * each of them a named code of the table, and SuccessExitStatus= are the
+ * codes of a stop forced by a second SIGTERM / SIGINT. */
+static void test_systemd_unit_matches_the_table(void **st)
+{
+	(void)st;
+	const char *path = "scripts/systemd/sparkshim@.service.in";
+	FILE *f = fopen(path, "r");
+	if (!f)
+		fail_msg("cannot open %s (run from the repository root)", path);
+	char line[1024];
+	int prevent = 0, success = 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (strncmp(line, "RestartPreventExitStatus=", 25) == 0) {
+			prevent++;
+			size_t n = 0;
+			for (char *tok = strtok(line + 25, " "); tok; tok = strtok(NULL, " "), n++) {
+				if (n >= n_exit_codes_no_restart)
+					fail_msg("%s: RestartPreventExitStatus= lists %s, which "
+						 "exit_codes_no_restart[] lacks", path, tok);
+				if (atoi(tok) != exit_codes_no_restart[n])
+					fail_msg("%s: RestartPreventExitStatus= has %s where base/exitcodes.c "
+						 "has %d", path, tok, exit_codes_no_restart[n]);
+			}
+			if (n != n_exit_codes_no_restart)
+				fail_msg("%s: RestartPreventExitStatus= lacks %d (and after)", path,
+					 exit_codes_no_restart[n]);
+		} else if (strncmp(line, "SuccessExitStatus=", 18) == 0) {
+			success++;
+			char want[64];
+			snprintf(want, sizeof(want), "%d %d", EXIT_SIGNAL_BASE + 15, EXIT_SIGNAL_BASE + 2);
+			assert_string_equal(line + 18, want);
+		}
+	}
+	fclose(f);
+	assert_int_equal(prevent, 1);
+	assert_int_equal(success, 1);
+	for (size_t i = 0; i < n_exit_codes_no_restart; i++) {
+		size_t j;
+		for (j = 0; j < n_exit_codes; j++)
+			if (exit_codes[j].name && exit_codes[j].code == exit_codes_no_restart[i])
+				break;
+		if (j == n_exit_codes)
+			fail_msg("exit_codes_no_restart[] has %d, not in the table", exit_codes_no_restart[i]);
+		/* a clean stop, a crash or a forced stop must restart */
+		assert_true(exit_codes_no_restart[i] > EXIT_INTERNAL);
+		assert_true(exit_codes_no_restart[i] < EXIT_JVM_CRASH);
+	}
+}
+
 static int classify(enum shim_state st, int sys, int status, const char *exc, char *msg)
 {
 	struct jvm_end e = {.state = st, .system_exit = sys, .status = status, .exception = exc};
@@ -237,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_operations_exits_are_in_the_table),
 		cmocka_unit_test(test_python_module_names_the_table),
 		cmocka_unit_test(test_table_is_consistent),
+		cmocka_unit_test(test_systemd_unit_matches_the_table),
 		cmocka_unit_test(test_classify_exit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

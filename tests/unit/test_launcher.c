@@ -372,6 +372,56 @@ static void test_submit_make_connect(void **st)
 	conf_free(&extra);
 }
 
+static void test_idle_policy_per_mode(void **st)
+{
+	(void)st;
+	struct conf c;
+	conf_init(&c);
+	struct idle_policy p;
+	char err[256], pid[32];
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("SPARKSHIM_WRAPPER_PID");
+	assert_int_equal(idle_policy_choose(&c, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.mode, MODE_MANUAL);
+	assert_int_equal(p.timeout_ms, 0);
+	assert_string_equal(p.source, "default for manual engines");
+	setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1);
+	assert_int_equal(idle_policy_choose(&c, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.mode, MODE_SYSTEMD);
+	assert_int_equal(p.timeout_ms, 0);
+	/* The wrapper exec's us: its pid is ours. Gateway wins over systemd. */
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	setenv("SPARKSHIM_WRAPPER_PID", pid, 1);
+	assert_int_equal(idle_policy_choose(&c, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.mode, MODE_GATEWAY);
+	assert_int_equal(p.timeout_ms, 30 * 60000);
+	assert_string_equal(p.source, "Kyuubi's default for gateway engines");
+	/* Another process's pid is not a wrapper launch of this one. */
+	setenv("SPARKSHIM_WRAPPER_PID", "1", 1);
+	unsetenv("NOTIFY_SOCKET");
+	assert_int_equal(idle_policy_choose(&c, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.mode, MODE_MANUAL);
+	unsetenv("SPARKSHIM_WRAPPER_PID");
+	conf_set(&c, "spark.kyuubi.ha.engine.ref.id", "0b6b");
+	assert_int_equal(idle_policy_choose(&c, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.mode, MODE_GATEWAY);
+	assert_int_equal(p.timeout_ms, 30 * 60000);
+	/* Configured: wins in every mode; 0 = never. */
+	conf_set(&c, "kyuubi.session.engine.idle.timeout", "0");
+	assert_int_equal(idle_policy_choose(&c, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.timeout_ms, 0);
+	assert_string_equal(p.source, "kyuubi.session.engine.idle.timeout");
+	conf_unset(&c, "spark.kyuubi.ha.engine.ref.id");
+	conf_set(&c, "kyuubi.session.engine.idle.timeout", "PT1H");
+	assert_int_equal(idle_policy_choose(&c, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.mode, MODE_MANUAL);
+	assert_int_equal(p.timeout_ms, 3600000);
+	conf_set(&c, "kyuubi.session.engine.idle.timeout", "soon");
+	assert_int_equal(idle_policy_choose(&c, &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "kyuubi.session.engine.idle.timeout=soon"));
+	conf_free(&c);
+}
+
 static void test_settings(void **st)
 {
 	(void)st;
@@ -380,8 +430,12 @@ static void test_settings(void **st)
 	conf_init(&spark);
 	struct settings s;
 	char err[512];
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("SPARKSHIM_WRAPPER_PID");
 	assert_int_equal(settings_load(&cli, NULL, &spark, &s, err, sizeof(err)), 0);
-	assert_int_equal(s.idle_timeout_ms, 30 * 60000);
+	/* Started by hand: no idle stop unless configured (issue 13 item 7). */
+	assert_int_equal(s.idle.mode, MODE_MANUAL);
+	assert_int_equal(s.idle_timeout_ms, 0);
 	assert_int_equal(s.check_interval_ms, 60000);
 	assert_int_equal(s.start_timeout_ms, 180000);
 	assert_int_equal(s.stop_timeout_ms, 30000);
@@ -395,6 +449,7 @@ static void test_settings(void **st)
 	conf_set(&cli, "sparkshim.control.address", "off");
 	assert_int_equal(settings_load(&cli, NULL, &spark, &s, err, sizeof(err)), 0);
 	assert_int_equal(s.idle_timeout_ms, 5000);
+	assert_string_equal(s.idle.source, "spark.kyuubi.session.engine.idle.timeout");
 	assert_int_equal(s.check_interval_ms, 1000);
 	assert_int_equal(s.stop_timeout_ms, 7000);
 	assert_string_equal(s.control_address, "");
@@ -432,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_submit_collect), cmocka_unit_test(test_submit_make_connect),
 		cmocka_unit_test(test_submit_versions), cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_settings),
+		cmocka_unit_test(test_idle_policy_per_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

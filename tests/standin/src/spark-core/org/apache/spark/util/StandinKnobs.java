@@ -1,5 +1,6 @@
 package org.apache.spark.util;
 
+import java.io.IOException;
 import java.lang.reflect.Field;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,6 +30,15 @@ public final class StandinKnobs {
   public static final String BIND_WINDOW_MS = "spark.standin.bind.window.ms";
   /** "nanos": listActiveExecutions' Left carries System.nanoTime() instead of epoch ms. */
   public static final String LIST_CLOCK = "spark.standin.list.clock";
+  /**
+   * After a successful bind, spawn this many children through ProcessBuilder (one at a time):
+   * each starts a background `sleep` (the grandchild) and exits 7 soon, as a pyspark daemon
+   * that dies leaves its workers. The grandchild is re-parented to the nearest subreaper or
+   * PID 1; Process.waitFor() must still see 7.
+   */
+  public static final String ORPHANS = "spark.standin.orphans";
+  /** How long each orphaned grandchild lives (default 1000). */
+  public static final String ORPHAN_LIFE_MS = "spark.standin.orphan.life.ms";
 
   private static final StandinLog LOG = StandinLog.get("StandinKnobs");
 
@@ -83,6 +93,7 @@ public final class StandinKnobs {
    * real Spark's does when its server terminates; the other faults act on the timer thread.
    */
   public static void afterBind(SparkConf conf, Consumer<RuntimeException> onException) {
+    spawnOrphans(conf);
     String fault = get(conf, SERVING_FAULT);
     if (fault == null) {
       return;
@@ -96,6 +107,54 @@ public final class StandinKnobs {
         onException.accept(e);
       }
     }, "standin-serving-fault");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  /**
+   * The ORPHANS knob, on a daemon thread. Logs, per child:
+   * "standin: orphan maker exited N, left pid P" (N from Process.waitFor(); P as the child's
+   * shell saw it, i.e. in its PID namespace).
+   */
+  private static void spawnOrphans(SparkConf conf) {
+    long n = getLong(conf, ORPHANS, 0);
+    if (n <= 0) {
+      return;
+    }
+    double life = getLong(conf, ORPHAN_LIFE_MS, 1000) / 1000.0;
+    Thread t = new Thread(() -> {
+      for (long i = 0; i < n; i++) {
+        try {
+          // Started on a thread that ends before the child does (as a pool
+          // thread may): the kernel then hands the child to the process's
+          // main thread, where a reaper must still leave its status to Java.
+          ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c",
+              "sleep " + life + " </dev/null >/dev/null 2>&1 & echo $!; sleep 0.2; exit 7")
+              .redirectErrorStream(true);
+          Process[] box = new Process[1];
+          IOException[] failed = new IOException[1];
+          Thread spawner = new Thread(() -> {
+            try {
+              box[0] = pb.start();
+            } catch (IOException e) {
+              failed[0] = e;
+            }
+          }, "standin-orphan-spawner");
+          spawner.start();
+          spawner.join();
+          if (failed[0] != null) {
+            throw failed[0];
+          }
+          Process p = box[0];
+          String pid = new String(p.getInputStream().readAllBytes()).trim();
+          int code = p.waitFor();
+          LOG.info("standin: orphan maker exited " + code + ", left pid " + pid);
+        } catch (Exception e) {
+          LOG.error("standin: cannot spawn the orphan maker", e);
+          return;
+        }
+      }
+    }, "standin-orphans");
     t.setDaemon(true);
     t.start();
   }
