@@ -29,6 +29,8 @@ const struct exit_code_info exit_codes[] = {
 	{EXIT_JVM_OOM, "EXIT_JVM_OOM", "77", "the JVM ran out of memory"},
 	{EXIT_STOP_TIMEOUT, "EXIT_STOP_TIMEOUT", "78",
 	 "a graceful stop exceeded its budget and was forced"},
+	{EXIT_BAD_HOST, "EXIT_BAD_HOST", "79",
+	 "the engine's host (advertised host, `spark.driver.host`) does not resolve"},
 	{EXIT_SIGNAL_BASE, "EXIT_SIGNAL_BASE", "128+N", "forced stop by signal N (second SIGTERM = 143)"},
 	{-1, NULL, "other",
 	 "Spark called `System.exit(n)` while serving: the engine exits with n"},
@@ -39,7 +41,8 @@ const size_t n_exit_codes = sizeof(exit_codes) / sizeof(exit_codes[0]);
 /* 68: a bad JVM option. 72: another instance holds the pid file; systemd
  * would only race it. 74: a submit time that is already too old stays so.
  * Not here: 69 (Spark's start can fail on something transient), 70 (a port
- * can be freed), 71, 73 (ZooKeeper can come back), the crashes. */
+ * can be freed), 71, 73 (ZooKeeper can come back), 79 (so can a DNS server),
+ * the crashes. */
 const int exit_codes_no_restart[] = {
 	EXIT_USAGE, EXIT_BAD_SPARK_HOME, EXIT_NO_JAVA, EXIT_JVM_CREATE, EXIT_ALREADY_RUNNING,
 	EXIT_SUBMIT_EXPIRED,

@@ -27,6 +27,7 @@ enum shim_exit {
 	EXIT_SPARK_DIED = 76,      /* Spark stopped on its own while serving */
 	EXIT_JVM_OOM = 77,         /* JVM ran out of memory */
 	EXIT_STOP_TIMEOUT = 78,    /* graceful stop exceeded --stop-timeout */
+	EXIT_BAD_HOST = 79,        /* the engine's host (advertised / driver) does not resolve */
 	EXIT_SIGNAL_BASE = 128,    /* 128+N: stop forced by signal N (second TERM/INT) */
 	/* Any other code: the JVM's own System.exit(n) status. */
 };

@@ -27,6 +27,9 @@ fi
 # Real Spark 4 (SPARK4_HOME from .venv/spark-homes.env; skipped without it).
 # REAL_ROUNDS (default 5), REAL_WARMUP (default 1). Alone: bench/real_spark.py
 /usr/bin/python3 bench/real_spark.py --out "$OUT"
+# sparkshim as the driver of a real standalone cluster vs local[1] (skipped
+# without the real Spark home; REAL_ROUNDS/REAL_WARMUP). Alone: bench/cluster.py
+/usr/bin/python3 bench/cluster.py --out "$OUT"
 for b in bench/bench_*.sh; do
 	[ -x "$b" ] && "$b" "$OUT"
 done

@@ -22,6 +22,8 @@ struct engine {
 	struct java_install java;
 	struct strvec submit_args;    /* what SparkSubmit.main gets, adjusted for connect */
 	char probe_host[256];         /* where the connect port is probed */
+	char engine_host[256];        /* advertised, and the driver's (driver_host.h) */
+	char engine_host_from[128];   /* the key that gave it; "": discovered */
 	int signal_fd;
 	int using_standin;
 	struct ctl_server *control;   /* the health + control endpoint, once started */

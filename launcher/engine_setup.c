@@ -24,6 +24,7 @@
 #include "jni/launcher_cache.h"
 #include "jni/output_tap.h"
 #include "jni/spark_launcher.h"
+#include "launcher/driver_host.h"
 #include "launcher/exit_path.h"
 #include "launcher/submit_args.h"
 #include "launcher/timeline.h"
@@ -149,6 +150,11 @@ int setup_connect_args(struct engine *s)
 	if (registry_enabled() && !conf_get(&s->spark_conf, "spark.connect.grpc.binding.port")) {
 		conf_set(&extra, "spark.connect.grpc.binding.port", "0");
 		conf_set(&s->spark_conf, "spark.connect.grpc.binding.port", "0");
+	}
+	if (driver_host_derive(&s->spark_conf, &extra, s->engine_host,
+			       s->engine_host_from[0] ? s->engine_host_from : NULL) < 0) {
+		conf_free(&extra);
+		return EXIT_INTERNAL;
 	}
 	int rc = submit_add_confs(&s->submit_args, submit_spark_version(s->home.version), &extra);
 	conf_free(&extra);

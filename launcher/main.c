@@ -94,11 +94,20 @@ static int setup_registry(void)
 		die_msg("%s", err);
 		return EXIT_USAGE;
 	}
-	/* A bad advertised host is a config error: say so before Spark starts. */
-	char host[256];
-	if (advertised_host(&S.spark_conf, host, sizeof(host)) < 0) {
-		die_msg("%s", host);
+	/* A bad advertised host is a config error: say so before Spark starts.
+	 * It is also the driver's host (driver_host.h): it must resolve. */
+	char why[256];
+	const char *from = NULL;
+	if (advertised_host_from(&S.spark_conf, S.engine_host, sizeof(S.engine_host), &from) < 0) {
+		die_msg("%s", S.engine_host);
 		return EXIT_USAGE;
+	}
+	snprintf(S.engine_host_from, sizeof(S.engine_host_from), "%s", from ? from : "");
+	if (advertise_resolves(S.engine_host, why, sizeof(why)) < 0) {
+		die_msg("%s=%s: cannot be resolved (%s); expected a host name or address of this "
+			"engine that the gateway and the executors can reach",
+			from ? from : "the local host name", S.engine_host, why);
+		return EXIT_BAD_HOST;
 	}
 	return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
@@ -110,6 +111,39 @@ static int scan_interfaces(struct sockaddr_storage *best)
 	return rc;
 }
 
+int advertise_resolves(const char *host, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc == 0) {
+		freeaddrinfo(res);
+		return 0;
+	}
+	snprintf(err, errlen, "%s", rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	return -1;
+}
+
+int advertise_is_local(const char *host)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return 0;
+	int local = 0;
+	for (struct addrinfo *a = res; a && !local; a = a->ai_next) {
+		int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		/* Port 0: binding tells whether the address is one of ours
+		 * without taking a port anyone wants. */
+		local = bind(fd, a->ai_addr, a->ai_addrlen) == 0;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return local;
+}
+
 int advertise_interface_ip(char *out, size_t outlen)
 {
 	struct sockaddr_storage ss;
@@ -184,15 +218,33 @@ static int configured(const char *key, const char *v, char *out, size_t outlen)
 
 int advertised_host(const struct conf *c, char *out, size_t outlen)
 {
+	return advertised_host_from(c, out, outlen, NULL);
+}
+
+int advertised_host_from(const struct conf *c, char *out, size_t outlen, const char **from)
+{
+	const char *unused;
+	if (!from)
+		from = &unused;
 	const char *key = "kyuubi.frontend.advertised.host";
 	const char *v = kconf_get(c, key, &key);
+	*from = key;
 	if (v && *v)
 		return configured(key, v, out, outlen);
 
-	key = "spark.connect.grpc.binding.address";
+	*from = key = "spark.connect.grpc.binding.address";
 	v = conf_get(c, key);
 	if (v && !advertise_is_wildcard(v))
 		return configured(key, v, out, outlen);
+
+	/* The driver's own address, when the operator gave it: the engine is
+	 * the driver, so one host serves the gateway and the executors. */
+	*from = key = "spark.driver.host";
+	v = conf_get(c, key);
+	if (v && *v)
+		return configured(key, v, out, outlen);
+
+	*from = NULL;
 
 	int by_name;
 	char err[256];

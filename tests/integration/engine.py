@@ -89,6 +89,9 @@ def config_call(port, keys=("spark.app.name",), timeout=10):
 class Engine:
     def __init__(self, tmp_path, args, env=None, spark_home=STANDIN, cwd=None, binary=SHIM_BIN,
                  state_file=True, prefix=()):
+        """prefix: a command that runs the engine, e.g. unshare, or `ip netns
+        exec NS` (netns.Host.argv, which execs it); self.pid is the pid of
+        what Popen started."""
         self.tmp = tmp_path
         self.state_file = os.path.join(str(tmp_path), "state.json")
         self.out_path = os.path.join(str(tmp_path), "stdout.log")
@@ -107,7 +110,6 @@ class Engine:
                     e.pop(k, None)
                 else:
                     e[k] = v
-        # prefix: a command that runs the engine, e.g. unshare (self.pid is then its pid)
         self.argv = list(prefix) + [binary] + (["--state-file", self.state_file] if state_file else []) + list(args)
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")

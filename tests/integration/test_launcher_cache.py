@@ -24,14 +24,15 @@ from engine import (JDK_BIN, SHIM_BIN, STANDIN, Engine, config_call, loopback_ar
 from realspark import real_spark
 
 JDK17 = os.path.dirname(JDK_BIN)
-T0 = int(time.time() * 1000)  # submit times: recent, one per refId
 JDK25 = "/usr/lib/jvm/temurin-25-jdk-amd64"
 
 
 def per_launch(ref):
     """What a gateway changes on every launch."""
     return ["--conf", "spark.kyuubi.ha.engine.ref.id=%s" % ref,
-            "--conf", "spark.kyuubi.engine.submit.time=%d" % (T0 - len(ref)),
+            # taken per launch, not at collection: a slow run must not let it
+            # pass the engine's submit timeout (exit 74)
+            "--conf", "spark.kyuubi.engine.submit.time=%d" % (int(time.time() * 1000) - len(ref)),
             "--conf", "spark.yarn.tags=KYUUBI,%s" % ref,
             "--name", "kyuubi_USER_SPARK_CONNECT_alice_default_%s" % ref]
 

@@ -333,7 +333,9 @@ def _sigterm_with_idle_session(e, python, clients):
         os.kill(c.proc.pid, signal.SIGCONT)
     assert rc == 0, e.stderr()[-3000:]
     print("SIGTERM with an idle open session: engine exit after %.2f s" % took)
-    assert took < 2.0, "stop took %.2f s with an idle session open:\n%s" % (
+    # Kyuubi's local kill sends SIGKILL 5 s after SIGTERM; ~1 s measured
+    # (1.5 s on a loaded machine), 10 s before the fix.
+    assert took < 4.0, "stop took %.2f s with an idle session open:\n%s" % (
         took, e.stderr()[-3000:])
     assert_nothing_left(e, kids)
 
@@ -344,8 +346,8 @@ def test_sigterm_with_an_idle_open_session_is_fast(rs, own, clients):
     shutdown waits for every client channel to acknowledge its GOAWAY, 4 s
     and more (10 s for a client that does not answer, as here). No operation
     runs, so the connect server's channels are closed after a short grace.
-    The bound is generous against the ~1 s measured and fails at the old
-    10 s."""
+    The bound (4 s, under Kyuubi's SIGKILL after 5 s) is generous against
+    the ~1 s measured and fails at the old 10 s."""
     e = own(shim=["--stop-timeout", "30s"])
     _sigterm_with_idle_session(e, rs["SPARK4_PYTHON"], clients)
 

@@ -3,7 +3,8 @@
 It speaks just enough of the jute wire protocol to look at what an engine
 registered the way a gateway would: list children, read data, stat, ACLs,
 create, delete, and digest authentication. One request at a time, no
-watches, bounded socket timeouts. Connect to 127.0.0.1 only.
+watches, bounded socket timeouts. Connects to 127.0.0.1, or to a host of
+a test network namespace through its connect function (netns.py).
 """
 import base64
 import hashlib
@@ -101,8 +102,11 @@ class _R:
 class ZkClient:
     """with ZkClient(port) as c: c.children("/")"""
 
-    def __init__(self, port, timeout=5.0, session_ms=10000):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=5.0, session_ms=10000, host="127.0.0.1", connect=None):
+        """connect(host, port, timeout) -> socket opens the connection (a
+        network namespace's, netns.Host.connect); default: this process's."""
+        self.sock = (connect or (lambda h, p, t: socket.create_connection((h, p), timeout=t)))(
+            host, port, timeout)
         self.xid = 0
         req = (_W().int(0).long(0).int(session_ms).long(0).buf(b"\0" * 16)
                .bool(False))
@@ -201,10 +205,10 @@ class ZkClient:
         self.close()
 
 
-def nodes_with(port, namespace, needle):
+def nodes_with(port, namespace, needle, **kw):
     """Children of namespace whose NAME contains needle (what a gateway polls
     for: `refId=<id>`); [] when the namespace does not exist yet."""
-    with ZkClient(port) as c:
+    with ZkClient(port, **kw) as c:
         try:
             return [n for n in c.children(namespace) if needle in n]
         except ZkError as e:

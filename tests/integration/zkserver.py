@@ -36,10 +36,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def four_letter(port, cmd, timeout=1.0):
+def _tcp(host, port, timeout):
+    return socket.create_connection((host, port), timeout=timeout)
+
+
+def four_letter(port, cmd, timeout=1.0, host="127.0.0.1", connect=_tcp):
     """Send a ZooKeeper four-letter command; '' when nobody answers."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with connect(host, port, timeout) as s:
             s.sendall(cmd.encode())
             chunks = []
             while True:
@@ -53,8 +57,12 @@ def four_letter(port, cmd, timeout=1.0):
 
 
 class ZkServer:
-    def __init__(self, root, port=None):
+    def __init__(self, root, port=None, netns_host=None):
+        """netns_host: a netns.Host to run in, listening on its address."""
         self.root = str(root)
+        self.ns = netns_host
+        self.host = netns_host.ip if netns_host else "127.0.0.1"
+        self.connect = netns_host.connect if netns_host else _tcp
         self.port = port or free_port()
         self.data_dir = os.path.join(self.root, "data")
         self.cfg = os.path.join(self.root, "zoo.cfg")
@@ -66,7 +74,7 @@ class ZkServer:
                 f"tickTime={TICK_MS}\n"
                 f"dataDir={self.data_dir}\n"
                 f"clientPort={self.port}\n"
-                "clientPortAddress=127.0.0.1\n"
+                f"clientPortAddress={self.host}\n"
                 "admin.enableServer=false\n"
                 "4lw.commands.whitelist=ruok,srvr,stat,cons\n"
                 f"minSessionTimeout={2 * TICK_MS}\n"
@@ -76,16 +84,16 @@ class ZkServer:
 
     @property
     def address(self):
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def start(self, timeout=30.0):
         assert self.proc is None, "already running"
         log = open(self.log_path, "ab")
         try:
-            self.proc = subprocess.Popen(
-                ["java", "-Xmx128m", "-cp", CLASSPATH, MAIN, self.cfg],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+            argv = ["java", "-Xmx128m", "-cp", CLASSPATH, MAIN, self.cfg]
+            kw = dict(stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                      start_new_session=True)
+            self.proc = self.ns.popen(argv, **kw) if self.ns else subprocess.Popen(argv, **kw)
         finally:
             log.close()
         deadline = time.monotonic() + timeout
@@ -95,8 +103,7 @@ class ZkServer:
                                    f"see {self.log_path}")
             # `ruok` answers before the server takes sessions; `srvr`
             # reports a Mode only once it serves requests.
-            if (four_letter(self.port, "ruok", timeout=0.5) == "imok"
-                    and "Mode: " in four_letter(self.port, "srvr", timeout=0.5)):
+            if (self._4lw("ruok", 0.5) == "imok" and "Mode: " in self._4lw("srvr", 0.5)):
                 return self
             time.sleep(0.05)
         self.stop(kill=True)
@@ -116,8 +123,11 @@ class ZkServer:
                 p.wait(timeout=timeout)
         # The port must be closed before a restart can reuse it.
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and four_letter(self.port, "ruok", 0.2):
+        while time.monotonic() < deadline and self._4lw("ruok", 0.2):
             time.sleep(0.05)
+
+    def _4lw(self, cmd, timeout):
+        return four_letter(self.port, cmd, timeout, self.host, self.connect)
 
     def restart(self, wipe=False, kill=False):
         self.stop(kill=kill)

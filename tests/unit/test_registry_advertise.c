@@ -50,6 +50,56 @@ static void bind_address_next(void **state)
 	assert_string_equal(out, "127.0.0.2");
 }
 
+/* The driver's host comes after the bind address, before discovery; the key
+ * that gave the host is reported. */
+static void driver_host_after_bind_address(void **state)
+{
+	(void)state;
+	char out[256];
+	const char *kv[] = {"spark.driver.host=10.9.8.7", NULL};
+	assert_int_equal(pick(kv, out, sizeof(out)), 0);
+	assert_string_equal(out, "10.9.8.7");
+	const char *both[] = {"spark.driver.host=10.9.8.7",
+			      "spark.connect.grpc.binding.address=127.0.0.3", NULL};
+	assert_int_equal(pick(both, out, sizeof(out)), 0);
+	assert_string_equal(out, "127.0.0.3");
+	const char *wild[] = {"spark.driver.host=10.9.8.7",
+			      "spark.connect.grpc.binding.address=0.0.0.0", NULL};
+	assert_int_equal(pick(wild, out, sizeof(out)), 0);
+	assert_string_equal(out, "10.9.8.7");
+
+	struct conf c;
+	conf_init(&c);
+	const char *from = "unset";
+	assert_int_equal(conf_set_kv(&c, "spark.kyuubi.frontend.advertised.host=h1"), 0);
+	assert_int_equal(conf_set_kv(&c, "spark.driver.host=h2"), 0);
+	assert_int_equal(advertised_host_from(&c, out, sizeof(out), &from), 0);
+	assert_string_equal(out, "h1");
+	assert_string_equal(from, "spark.kyuubi.frontend.advertised.host");
+	conf_free(&c);
+	conf_init(&c);
+	assert_int_equal(conf_set_kv(&c, "spark.driver.host=h2"), 0);
+	assert_int_equal(advertised_host_from(&c, out, sizeof(out), &from), 0);
+	assert_string_equal(from, "spark.driver.host");
+	conf_free(&c);
+	/* Refused like the other configured values. */
+	const char *v6[] = {"spark.driver.host=::1", NULL};
+	assert_int_equal(pick(v6, out, sizeof(out)), -1);
+	assert_non_null(strstr(out, "spark.driver.host=::1"));
+}
+
+/* Numeric addresses resolve without a resolver; a loopback one is local, an
+ * address of TEST-NET-3 (RFC 5737, on no interface here) is not. */
+static void resolves_and_is_local(void **state)
+{
+	(void)state;
+	char err[128];
+	assert_int_equal(advertise_resolves("127.0.0.1", err, sizeof(err)), 0);
+	assert_int_equal(advertise_resolves("203.0.113.7", err, sizeof(err)), 0);
+	assert_true(advertise_is_local("127.0.0.1"));
+	assert_false(advertise_is_local("203.0.113.7"));
+}
+
 static void wildcards(void **state)
 {
 	(void)state;
@@ -125,6 +175,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(advertised_host_wins),
+		cmocka_unit_test(driver_host_after_bind_address),
+		cmocka_unit_test(resolves_and_is_local),
 		cmocka_unit_test(bind_address_next),
 		cmocka_unit_test(wildcards),
 		cmocka_unit_test(unusable_configured_values),
