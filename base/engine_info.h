@@ -15,6 +15,7 @@ struct engine_info {
 	char connect_host[256];       /* advertised host of the connect endpoint */
 	int connect_port;             /* 0 until known */
 	char control_endpoint[300];   /* "host:port" or "unix:/path", "" if off */
+	char control_note[160];       /* why it is not the address asked for, "" if it is */
 	char spark_version[64];
 	char app_id[128];
 	char app_name[256];

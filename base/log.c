@@ -5,7 +5,7 @@
 #include <time.h>
 
 static enum log_level min_level = LOG_INFO;
-static const char *error_tag;
+static const char *volatile error_tag;
 
 void log_set_error_tag(const char *tag) { error_tag = tag; }
 

@@ -61,6 +61,7 @@ void statefile_format(FILE *out, enum shim_state st, const struct engine_info *e
 	kv_str(out, "connect_host", e->connect_host, 0);
 	fprintf(out, "  \"connect_port\": %d,\n", e->connect_port);
 	kv_str(out, "control_address", e->control_endpoint, 0);
+	kv_str(out, "control_note", e->control_note, 0);
 	kv_str(out, "spark_version", e->spark_version, 0);
 	kv_str(out, "app_id", e->app_id, 0);
 	kv_str(out, "app_name", e->app_name, 0);

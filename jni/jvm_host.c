@@ -32,6 +32,7 @@
 #include "jni/jni_util.h"
 
 #define CONNECT_SERVICE "org.apache.spark.sql.connect.service.SparkConnectService$"
+#define CONNECT_SERVICE_LOGGER "org.apache.spark.sql.connect.service.SparkConnectService"
 #define SPARK_CONTEXT "org.apache.spark.SparkContext$"
 #define SESSION_MANAGER_SIG "()Lorg/apache/spark/sql/connect/service/SparkConnectSessionManager;"
 #define SESSION_CACHE_SIG "()Lorg/sparkproject/connect/guava/cache/Cache;"
@@ -143,6 +144,34 @@ static int op_port(JNIEnv *env, struct op *op)
 	return 0;
 }
 
+/* Spark 4's SparkConnectServer main stops the service once its gRPC server
+ * has ended, when the service still counts as started: with our stop
+ * running, it always does, and its stop then only logs WARN "The Spark
+ * Connect service has already been stopped." on every clean stop. That
+ * logger says nothing else while stopping: raise it to ERROR first
+ * (log4j2's Configurator; without log4j nothing changes). */
+static void quiet_second_stop(JNIEnv *env)
+{
+	jclass cfg = ju_load_class(env, H.main_thread,
+				   "org.apache.logging.log4j.core.config.Configurator");
+	jclass lvl = cfg ? ju_load_class(env, H.main_thread, "org.apache.logging.log4j.Level")
+			 : NULL;
+	jmethodID to_level =
+		lvl ? (*env)->GetStaticMethodID(env, lvl, "toLevel",
+						"(Ljava/lang/String;)Lorg/apache/logging/log4j/Level;")
+		    : NULL;
+	jmethodID set =
+		to_level ? (*env)->GetStaticMethodID(env, cfg, "setLevel",
+						     "(Ljava/lang/String;Lorg/apache/logging/log4j/Level;)V")
+			 : NULL;
+	jstring name = set ? (*env)->NewStringUTF(env, CONNECT_SERVICE_LOGGER) : NULL;
+	jstring error = name ? (*env)->NewStringUTF(env, "ERROR") : NULL;
+	jobject level = error ? (*env)->CallStaticObjectMethod(env, lvl, to_level, error) : NULL;
+	if (level && !(*env)->ExceptionCheck(env))
+		(*env)->CallStaticVoidMethod(env, cfg, set, name, level);
+	ju_take_exception(env, NULL, 0);
+}
+
 /* svc.server().shutdownNow(): close every channel of the connect server
  * now. grpc-java's graceful shutdown waits for each connected client to
  * acknowledge its GOAWAY, seconds for a busy or frozen client holding an
@@ -175,6 +204,7 @@ static int op_stop(JNIEnv *env, struct op *op)
 	jobject some_timeout = ju_scala_some(env, H.main_thread, ju_box_long(env, grace));
 	jobject some_unit = ju_scala_some(env, H.main_thread, ju_time_unit_ms(env));
 	int rc = -1;
+	quiet_second_stop(env);
 	if (some_timeout && some_unit)
 		rc = ju_call_void(env, svc, "stop", "(Lscala/Option;Lscala/Option;)V", op->err,
 				  sizeof(op->err), some_timeout, some_unit);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
+#include "base/suggest.h"
 #include "launcher/submit_args.h"
 
 enum opt_kind { K_KEY, K_FLAG, K_FLAG_OFF, K_SPARK_HOME, K_JAVA_HOME, K_CONFIG, K_PRINT_LAUNCH };
@@ -100,6 +102,33 @@ static int set_dup(char **dst, const char *v)
 	return *dst ? 0 : -1;
 }
 
+/* "--name" or "--name=value" of some Spark's spark-submit option. */
+static int known_submit_opt(const char *a)
+{
+	const char *eq = strchr(a, '=');
+	if (a[1] != '-' || !eq)
+		return submit_find_opt(a, SUBMIT_SPARK_LATEST) != NULL;
+	char name[64];
+	snprintf(name, sizeof(name), "%.*s", (int)(eq - a), a);
+	return submit_find_opt(name, SUBMIT_SPARK_LATEST) != NULL;
+}
+
+/* Spark's launcher gives an unknown option to SparkConnectServer as an
+ * application argument, which it ignores: so does the shim, but says so.
+ * A near miss of a shim option is a typo of ours, though: refused (-1). */
+static int unknown_option(const char *a, char *err, size_t errlen)
+{
+	const char *s = suggest_closest(a, &shim_opts[0].name, N_OPTS, sizeof(shim_opts[0]));
+	if (s) {
+		snprintf(err, errlen, "unknown option %s: did you mean %s? (see --help)", a, s);
+		return -1;
+	}
+	s = suggest_closest(a, &submit_opts[0].name, n_submit_opts, sizeof(submit_opts[0]));
+	log_warn("unknown option %s: neither a sparkshim nor a spark-submit option; Spark passes it to SparkConnectServer, which ignores it%s%s%s",
+		 a, s ? " (did you mean " : "", s ? s : "", s ? "?)" : "");
+	return 0;
+}
+
 int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t errlen)
 {
 	int i = 1, in_app_args = 0;
@@ -151,16 +180,15 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t errlen)
 			in_app_args = 1; /* primary resource: the rest belongs to the app */
 		} else if (submit_opt_takes_value(a)) {
 			if (i + 1 >= argc) {
-				snprintf(err, errlen, "spark-submit option %s: missing value", a);
+				snprintf(err, errlen,
+					 "spark-submit arguments rejected as Spark would: Missing argument for option '%s'.",
+					 a);
 				return -1;
 			}
 			if (strvec_push(&c->spark_args, a) < 0)
 				goto nomem;
 			a = argv[++i];
-		} else if (a[1] == '-' && !strchr(a, '=') && !submit_opt_is_flag(a)) {
-			snprintf(err, errlen,
-				 "unknown option %s: expected a sparkshim option (see --help) or a spark-submit option",
-				 a);
+		} else if (!known_submit_opt(a) && unknown_option(a, err, errlen) < 0) {
 			return -1;
 		}
 	to_spark:

@@ -31,6 +31,7 @@
 #include "launcher/exit_path.h"
 #include "launcher/submit_args.h"
 #include "launcher/timeline.h"
+#include "shim/ctl/ctl_addr.h"
 #include "shim/registry/registry.h"
 
 extern char **environ;
@@ -94,20 +95,33 @@ static void spark_conf_dir(const struct engine *s, char *out, size_t outlen)
 
 int setup_conf_and_settings(struct engine *s)
 {
-	char err[1024], conf_dir[PATH_MAX + 8], *main_class = NULL;
+	char err[1024], conf_dir[PATH_MAX + 8], *replaced = NULL;
 	spark_conf_dir(s, conf_dir, sizeof(conf_dir));
-	if (submit_collect_conf(&s->cli.spark_args, conf_dir, &s->spark_conf, &main_class, err,
+	int version = submit_spark_version(s->home.version);
+	/* The arguments Spark's launcher will get, read the way it reads
+	 * them: what Spark refuses is refused here, before any JVM. */
+	for (size_t i = 0; i < s->cli.spark_args.n; i++)
+		if (strvec_push(&s->submit_args, s->cli.spark_args.v[i]) < 0)
+			return EXIT_INTERNAL;
+	if (submit_make_connect(&s->submit_args, version, &replaced) < 0)
+		return EXIT_INTERNAL;
+	if (submit_collect_conf(&s->submit_args, version, conf_dir, &s->spark_conf, err,
 				sizeof(err)) < 0) {
+		free(replaced);
 		die_msg("%s", err);
 		return EXIT_USAGE;
 	}
-	free(main_class);
 	if (settings_load(&s->cli.shim, s->cli.config_file, &s->spark_conf, &s->settings, err,
 			  sizeof(err)) < 0) {
+		free(replaced);
 		die_msg("%s", err);
 		return EXIT_USAGE;
 	}
 	log_set_level(s->settings.log_level);
+	if (replaced)
+		log_info("main class %s replaced by %s: this engine serves Spark Connect", replaced,
+			 CONNECT_SERVER_CLASS);
+	free(replaced);
 	return 0;
 }
 
@@ -132,9 +146,6 @@ static int is_wildcard(const char *host)
 
 int setup_connect_args(struct engine *s)
 {
-	for (size_t i = 0; i < s->cli.spark_args.n; i++)
-		if (strvec_push(&s->submit_args, s->cli.spark_args.v[i]) < 0)
-			return EXIT_INTERNAL;
 	/* Behind a gateway many engines share a host: let the kernel pick the
 	 * port unless one was asked for. By hand, Spark's default (15002). */
 	struct conf extra, force;
@@ -157,17 +168,13 @@ int setup_connect_args(struct engine *s)
 		conf_free(&force);
 		return EXIT_INTERNAL;
 	}
-	char *replaced = NULL;
-	int rc = submit_make_connect(&s->submit_args, &extra, &force, &replaced);
+	int rc = submit_add_confs(&s->submit_args, submit_spark_version(s->home.version), &extra);
+	if (rc == 0)
+		rc = submit_force_confs(&s->submit_args, &force);
 	conf_free(&extra);
 	conf_free(&force);
 	if (rc < 0)
 		return EXIT_INTERNAL;
-	if (replaced) {
-		log_info("main class %s replaced by %s: this engine serves Spark Connect", replaced,
-			 CONNECT_SERVER_CLASS);
-		free(replaced);
-	}
 	const char *bind = conf_get(&s->spark_conf, "spark.connect.grpc.binding.address");
 	if (!s->settings.front_door) /* else door_plan: Spark is on 127.0.0.1 */
 		snprintf(s->probe_host, sizeof(s->probe_host), "%s",
@@ -206,6 +213,27 @@ int check_connect_port_free(struct engine *s)
 		return EXIT_PORT_IN_USE;
 	}
 	return 0;
+}
+
+int check_control_port_free(struct engine *s)
+{
+	const char *ca = s->settings.control_address;
+	struct ctl_addr a;
+	char err[300];
+	if (!ca[0] || !strcmp(ca, SETTINGS_CONTROL_DEFAULT) ||
+	    ctl_addr_parse(ca, &a, err, sizeof(err)) < 0 || a.is_unix)
+		return 0;
+	int e = ctl_addr_bind_errno(&a);
+	if (e == 0)
+		return 0;
+	if (e == EADDRINUSE) {
+		die_msg("sparkshim.control.address=%s: port in use; expected a free port (or port 0 for any)",
+			ca);
+		return EXIT_PORT_IN_USE;
+	}
+	die_msg("sparkshim.control.address=%s: %s; expected an address of this host",
+		ca, e == -1 ? "host does not resolve" : strerror(e));
+	return EXIT_USAGE;
 }
 
 /* Spark's launcher turned the arguments into its usage-error command: run

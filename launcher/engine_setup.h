@@ -10,6 +10,9 @@ int setup_conf_and_settings(struct engine *s);
 int setup_java(struct engine *s);
 int setup_connect_args(struct engine *s);
 int check_connect_port_free(struct engine *s);
+/* A fixed control address that cannot be bound: said before Spark starts
+ * (EXIT_PORT_IN_USE when taken, EXIT_USAGE when not this host's). */
+int check_control_port_free(struct engine *s);
 int start_engine_jvm(struct engine *s);
 /* --print-launch-command: the driver command ("cmd X" lines) and what
  * spark-env.sh sets ("env K=V"), as start_engine_jvm would use them. */

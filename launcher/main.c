@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 	if ((rc = setup_process()) || (rc = setup_spark_home(&S)) ||
 	    (rc = setup_conf_and_settings(&S)) || (rc = setup_files()) || (rc = setup_registry()) ||
 	    (rc = setup_java(&S)) || (rc = setup_connect_args(&S)) ||
-	    (rc = check_connect_port_free(&S))) {
+	    (rc = check_connect_port_free(&S)) || (rc = check_control_port_free(&S))) {
 		cleanup_files();
 		return rc;
 	}

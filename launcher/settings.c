@@ -7,10 +7,61 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/suggest.h"
+#include "shim/ctl/ctl_addr.h"
 #include "shim/registry/registry.h"
 
 #define MIN 60000LL
 #define DAY (24 * 60 * MIN)
+
+/* Every sparkshim.* key, wherever it is read (the shim's options, the
+ * --config file, --conf spark.sparkshim.*): the one list an unknown key is
+ * checked against. tests/integration/test_messages.py checks that every
+ * "sparkshim.<key>" in the sources is here. */
+const char *const settings_known_keys[] = {
+	"sparkshim.start.timeout",
+	"sparkshim.stop.timeout",
+	"sparkshim.probe.interval",
+	"sparkshim.control.address",
+	"sparkshim.control.token.file",
+	"sparkshim.state.file",
+	"sparkshim.pid.file",
+	"sparkshim.exit.with.parent",
+	"sparkshim.log.level",
+	"sparkshim.launcher.cache",
+	"sparkshim.cds",
+	"sparkshim.cache.dir",
+	"sparkshim.registry.version",
+	"sparkshim.registry.deregister.timeout",
+	"sparkshim.registry.zookeeper.log.level",
+	"sparkshim.registry.etcd.user",
+	"sparkshim.registry.etcd.password",
+	"sparkshim.cache.max.age",
+	"sparkshim.cache.max.size.mb",
+	"sparkshim.subreaper",
+	"sparkshim.connect.front.door",
+	"sparkshim.connect.token.file",
+	"sparkshim.connect.tls.cert",
+	"sparkshim.connect.tls.key",
+	"sparkshim.connect.tls.client.ca",
+	"sparkshim.connect.allowed.users",
+	"sparkshim.connect.max.sessions",
+	"sparkshim.connect.max.operations",
+};
+const size_t n_settings_known_keys = sizeof(settings_known_keys) / sizeof(settings_known_keys[0]);
+
+/* An unknown sparkshim.* key is most likely a typo: say which, and what
+ * was probably meant. Not fatal: the key is ignored, as before. */
+static void warn_unknown_key(const char *key, const char *where)
+{
+	for (size_t i = 0; i < n_settings_known_keys; i++)
+		if (!strcmp(key, settings_known_keys[i]))
+			return;
+	const char *s = suggest_closest(key, settings_known_keys, n_settings_known_keys,
+					sizeof(settings_known_keys[0]));
+	log_warn("unknown key %s%s (ignored)%s%s%s", key, where, s ? "; did you mean " : "",
+		 s ? s : "", s ? "?" : "");
+}
 
 static int merge(struct conf *m, const struct conf *cli, const char *file,
 		 const struct conf *spark, char *err, size_t errlen)
@@ -24,7 +75,15 @@ static int merge(struct conf *m, const struct conf *cli, const char *file,
 				snprintf(err, errlen, "--config %s: %s", file, strerror(errno));
 			return -1;
 		}
+		char where[4200];
+		snprintf(where, sizeof(where), " in --config %s", file);
+		for (size_t i = 0; i < m->n; i++)
+			if (!strncmp(m->v[i].key, "sparkshim.", 10))
+				warn_unknown_key(m->v[i].key, where);
 	}
+	for (size_t i = 0; i < spark->n; i++)
+		if (!strncmp(spark->v[i].key, "spark.sparkshim.", 16))
+			warn_unknown_key(spark->v[i].key + 6, " (--conf spark.sparkshim.*)");
 	for (size_t i = 0; i < spark->n; i++)
 		if (strncmp(spark->v[i].key, "spark.sparkshim.", 16) == 0 &&
 		    conf_set(m, spark->v[i].key + 6, spark->v[i].value) < 0)
@@ -79,6 +138,29 @@ static int on_off(const struct conf *m, const char *key, int dflt, int *out, cha
 		*out = 0;
 	else {
 		snprintf(err, errlen, "%s=%s: expected on or off", key, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* The control address is used only once Spark serves: check it now. */
+static int check_control_address(const struct settings *s, char *err, size_t errlen)
+{
+	const char *ca = s->control_address;
+	if (!ca[0] || strcmp(ca, SETTINGS_CONTROL_DEFAULT) == 0)
+		return 0;
+	struct ctl_addr a;
+	char why[300];
+	if (ctl_addr_parse(ca, &a, why, sizeof(why)) < 0) {
+		snprintf(err, errlen,
+			 "%s (sparkshim.control.address); expected host:port, [v6]:port, unix:/path or off",
+			 why);
+		return -1;
+	}
+	if (!s->control_token[0] && !ctl_addr_is_loopback(&a)) {
+		snprintf(err, errlen,
+			 "sparkshim.control.address=%s is not loopback: expected a loopback address, or a control token (--control-token-file or SPARKSHIM_CONTROL_TOKEN)",
+			 ca);
 		return -1;
 	}
 	return 0;
@@ -172,7 +254,7 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 		snprintf(err, errlen, "sparkshim.log.level=%s: expected debug, info, warn or error", lvl);
 		goto out;
 	}
-	const char *ca = conf_get_default(&m, "sparkshim.control.address", "127.0.0.1:+1");
+	const char *ca = conf_get_default(&m, "sparkshim.control.address", SETTINGS_CONTROL_DEFAULT);
 	if (strcasecmp(ca, "off") == 0 || strcasecmp(ca, "none") == 0)
 		ca = "";
 	snprintf(s->control_address, sizeof(s->control_address), "%s", ca);
@@ -186,7 +268,7 @@ int settings_load(const struct conf *cli_shim, const char *config_file,
 		goto out;
 	if (read_token(&m, "sparkshim.control.token.file", "SPARKSHIM_CONTROL_TOKEN", s->control_token,
 		       sizeof(s->control_token), err, errlen) < 0 ||
-	    load_door(&m, s, err, errlen) < 0)
+	    load_door(&m, s, err, errlen) < 0 || check_control_address(s, err, errlen) < 0)
 		goto out;
 	rc = 0;
 out:

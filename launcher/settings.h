@@ -11,6 +11,9 @@
 #include "base/log.h"
 #include "launcher/idle_policy.h"
 
+/* The default control address: loopback, the connect port + 1. */
+#define SETTINGS_CONTROL_DEFAULT "127.0.0.1:+1"
+
 struct settings {
 	int64_t start_timeout_ms;
 	int64_t stop_timeout_ms;
@@ -44,7 +47,13 @@ struct settings {
 	int64_t door_session_timeout_ms;  /* Spark's spark.connect.session.manager.defaultSessionTimeout */
 };
 
-/* 0 / -1 with a one-line error naming the bad key and value. */
+/* Every sparkshim.* key the shim reads (settings.c has the one list). */
+extern const char *const settings_known_keys[];
+extern const size_t n_settings_known_keys;
+
+/* Unknown sparkshim.* keys in the --config file or in --conf
+ * spark.sparkshim.* are warned about, with the closest known key.
+ * 0 / -1 with a one-line error naming the bad key and value. */
 int settings_load(const struct conf *cli_shim, const char *config_file,
 		  const struct conf *spark_conf, struct settings *out, char *err, size_t errlen);
 

@@ -233,7 +233,12 @@ static void set_host(struct engine_info *e, void *arg)
  * once Spark bound it. Any other is bound while the JVM boots. */
 static int control_waits_for_port(const struct engine *s)
 {
-	return strcmp(s->settings.control_address, "127.0.0.1:+1") == 0;
+	return strcmp(s->settings.control_address, SETTINGS_CONTROL_DEFAULT) == 0;
+}
+
+static void set_control_note(struct engine_info *e, void *arg)
+{
+	snprintf(e->control_note, sizeof(e->control_note), "%s", (const char *)arg);
 }
 
 static void start_control(struct engine *s)
@@ -253,9 +258,16 @@ static void start_control(struct engine *s)
 				    .services = services, .n_services = 2, .publish_endpoint = 1};
 	s->control = ctl_server_start(&o, bound, sizeof(bound), err, sizeof(err));
 	if (!s->control && is_default && errno == EADDRINUSE) {
-		log_warn("control port %s is taken; using a free port instead", addr);
+		/* The default moves; an operator looking at connect+1 must
+		 * learn where it went: INFO line, stdout, state file. */
+		char note[160];
+		snprintf(note, sizeof(note), "%.100s (the connect port + 1) was taken", addr);
+		engine_info_update(set_control_note, note);
 		o.bind = "127.0.0.1:0";
 		s->control = ctl_server_start(&o, bound, sizeof(bound), err, sizeof(err));
+		if (s->control)
+			log_info("control port %s is taken: the control endpoint is %s instead",
+				 addr, bound);
 	}
 	if (!s->control) {
 		fail(s, errno == EADDRINUSE ? EXIT_PORT_IN_USE : EXIT_USAGE, "control endpoint: %s", err);
@@ -302,10 +314,12 @@ static void announce_ready(struct engine *s)
 		/* On a worker: EV_REG_REGISTERED or EV_REG_FAILED follows. */
 		jobs_register();
 	} else {
+		log_set_error_tag(NULL); /* started: later failures are no start failures */
 		/* Manual mode: the URL is the product, on stdout. */
 		printf("sc://%s:%d\n", e.connect_host, e.connect_port);
 		if (e.control_endpoint[0])
-			printf("control: %s\n", e.control_endpoint);
+			printf("control: %s%s%s%s\n", e.control_endpoint, e.control_note[0] ? " (" : "",
+			       e.control_note, e.control_note[0] ? ")" : "");
 		fflush(stdout);
 	}
 }
@@ -381,8 +395,11 @@ static void on_signal(struct engine *s, int sig)
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
-		if (stopping())
+		if (stopping()) {
+			/* Asked for, not a failure to start: no start-failure tag. */
+			log_set_error_tag(NULL);
 			exit_forced(EXIT_SIGNAL_BASE + sig, "second %s: forced stop", signal_name(sig));
+		}
 		begin_stop(s, EXIT_CLEAN, 0, signal_name(sig));
 		break;
 	case SIGHUP:
@@ -508,7 +525,10 @@ static void on_event(struct engine *s, const struct shim_event *ev)
 		begin_stop(s, EXIT_CLEAN, 0, "lost the discovery service beyond the retry budget");
 		break;
 	case EV_REG_REGISTERED:
-		break; /* the registry logged it, with the node's data and timing */
+		/* Started, as the gateway sees it: what fails from now on is no
+		 * start failure (the registry logged the node). */
+		log_set_error_tag(NULL);
+		break;
 	case EV_REG_CONNECT_FAILED:
 		if (!state_is_stopping(st))
 			fail(s, EXIT_REGISTER, "registration with the gateway failed: %s", ev->text);

@@ -373,6 +373,10 @@ static int put_node_steps(int64_t lease, int64_t deadline, char *out_key, size_t
 	return st;
 }
 
+/* The deadline of the attempt under way is the lost-lease budget's, not the
+ * full connection timeout: for the give-up message. */
+static int attempt_cut;
+
 /* The registration steps on the current channel: a lease, then our key
  * under it. 0, or the failing call's gRPC status (transport errors are
  * worth another endpoint) with err set; nothing is left behind. */
@@ -403,6 +407,7 @@ static int register_steps(int64_t deadline, char *out_key, size_t keylen, int64_
 /* Register (failing over between endpoints) until the deadline. */
 static int do_register(int64_t deadline, char *err, size_t errlen)
 {
+	int64_t started = monotonic_ms();
 	char key[8192];
 	int64_t lease = 0, rev = 0;
 	for (size_t tries = 0;; tries++) {
@@ -427,10 +432,18 @@ static int do_register(int64_t deadline, char *err, size_t errlen)
 			if (transport_error(st)) {
 				char why[512];
 				snprintf(why, sizeof(why), "%s", err);
+				char budget[128];
+				if (!attempt_cut)
+					snprintf(budget, sizeof(budget),
+						 "kyuubi.ha.zookeeper.connection.timeout=%d ms",
+						 E.cfg->connect_timeout_ms);
+				else
+					snprintf(budget, sizeof(budget),
+						 "what was left of the time a lost lease may take to come back");
 				snprintf(err, errlen,
-					 "could not register with etcd at %s within %d ms "
-					 "(kyuubi.ha.zookeeper.connection.timeout): %s",
-					 C->cfg->addresses, E.cfg->connect_timeout_ms, why);
+					 "could not register with etcd at %s: gave up after %lld ms (%s): %s",
+					 C->cfg->addresses, (long long)(monotonic_ms() - started), budget,
+					 why);
 			}
 			return -1;
 		}
@@ -726,6 +739,7 @@ static void reregister(void)
 		if (lost_at < deadline)
 			deadline = lost_at;
 	}
+	attempt_cut = deadline < t0 + E.cfg->connect_timeout_ms;
 	pthread_mutex_unlock(&C->mu);
 	char err[1024];
 	int rc = do_register(deadline, err, sizeof(err));
@@ -920,6 +934,7 @@ static int etcd_register(struct discovery_ctx *ctx, char *path, size_t pathlen, 
 	E.stale_lease = 0;
 	pthread_mutex_unlock(&C->mu);
 
+	attempt_cut = 0;
 	if (do_register(monotonic_ms() + E.cfg->connect_timeout_ms, err, errlen) < 0) {
 		drop_channel();
 		return -1;

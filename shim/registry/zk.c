@@ -215,6 +215,11 @@ static void give_back(void)
 
 /* ---- registration steps (caller thread or monitor; mu not held) ---- */
 
+/* When the registration attempt under way began (do_register): a give-up
+ * message says how long it really tried, and against which budget. */
+static int64_t attempt_started;
+static int attempt_cut; /* its deadline is the lost-session budget's, not the full timeout */
+
 static int wait_connected(int64_t deadline, char *err, size_t errlen)
 {
 	int rc = 0;
@@ -232,10 +237,17 @@ static int wait_connected(int64_t deadline, char *err, size_t errlen)
 			break;
 		}
 		if (monotonic_ms() >= deadline) {
-			snprintf(err, errlen,
-				 "could not connect to ZooKeeper at %s within %d ms "
-				 "(kyuubi.ha.zookeeper.connection.timeout)",
-				 Z.cfg->addresses, Z.cfg->connect_timeout_ms);
+			int64_t tried = monotonic_ms() - attempt_started;
+			if (!attempt_cut)
+				snprintf(err, errlen,
+					 "could not connect to ZooKeeper at %s: gave up after %lld ms "
+					 "(kyuubi.ha.zookeeper.connection.timeout=%d ms)",
+					 Z.cfg->addresses, (long long)tried, Z.cfg->connect_timeout_ms);
+			else
+				snprintf(err, errlen,
+					 "could not connect to ZooKeeper at %s: gave up after %lld ms "
+					 "(what was left of the time a lost session may take to come back)",
+					 Z.cfg->addresses, (long long)tried);
 			rc = -1;
 			break;
 		}
@@ -371,6 +383,7 @@ static int adopt_node(zhandle_t *zh, const char *path, int64_t deadline, char **
  * the handle stays in Z.zh for the caller to drop either way. */
 static zhandle_t *open_session(int64_t deadline, char *err, size_t errlen)
 {
+	attempt_started = monotonic_ms();
 	zhandle_t *zh = open_handle(err, errlen);
 	if (!zh || wait_connected(deadline, err, errlen) < 0)
 		return NULL;
@@ -545,6 +558,7 @@ static void reregister_locked(void)
 		if (lost_at < deadline)
 			deadline = lost_at;
 	}
+	attempt_cut = deadline < t0 + Z.cfg->connect_timeout_ms;
 	pthread_mutex_unlock(&C->mu);
 	char err[512];
 	int rc = do_register(NULL, deadline, err, sizeof(err));
@@ -778,6 +792,7 @@ static int zk_register(struct discovery_ctx *ctx, char *path, size_t pathlen, ch
 
 	if (stale)
 		drop_handle();
+	attempt_cut = 0;
 	if (do_register(ready, monotonic_ms() + Z.cfg->connect_timeout_ms, err, errlen) < 0) {
 		drop_handle();
 		return -1;

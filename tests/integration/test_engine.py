@@ -125,7 +125,9 @@ def test_start_timeout(engines):
 
 def test_usage_errors(engines, shim_bin):
     for args, needle in ((["--stop-timeout", "soon"], "soon"),
-                         (["--bogus-option"], "--bogus-option"),
+                         (["--", "--bogus-option", "--class",
+                           "org.apache.spark.sql.connect.service.SparkConnectServer"],
+                          "Unrecognized option: --bogus-option"),
                          (["--", "--conf", "novalue"], "novalue"),
                          (["--", "--conf", "spark.connect.grpc.binding.port=99999"], "99999"),
                          (["--", "--conf", "spark.kyuubi.session.engine.idle.timeout=later"],

@@ -15,6 +15,7 @@
 #include "base/strvec.h"
 #include "launcher/cli.h"
 #include "launcher/settings.h"
+#include "base/suggest.h"
 #include "launcher/submit_args.h"
 #include "strvec_testutil.h"
 
@@ -214,8 +215,14 @@ static void test_cli(void **st)
 	assert_int_equal(c.spark_args.n, 2);
 	cli_free(&c);
 
-	assert_int_equal(parse(&c, err, "--bogus", NULL), -1);
-	assert_non_null(strstr(err, "--bogus"));
+	/* Unknown options go to Spark, which gives them to SparkConnectServer
+	 * as application arguments (a warning says so). */
+	assert_int_equal(parse(&c, err, "--bogus", "--conf", "a=b", NULL), 0);
+	assert_int_equal(c.spark_args.n, 3);
+	cli_free(&c);
+	/* ... but a near miss of a shim option is our typo. */
+	assert_int_equal(parse(&c, err, "--stop-timout", "5s", NULL), -1);
+	assert_non_null(strstr(err, "did you mean --stop-timeout?"));
 	cli_free(&c);
 	assert_int_equal(parse(&c, err, "--stop-timeout", NULL), -1);
 	assert_non_null(strstr(err, "--stop-timeout"));
@@ -241,28 +248,85 @@ static void test_submit_collect(void **st)
 	    "--verbose", "--class", "com.X", "app.jar", "--conf", "spark.app=arg", NULL);
 	struct conf c;
 	conf_init(&c);
-	char *main_class = NULL, err[256];
-	assert_int_equal(submit_collect_conf(&v, "/nonexistent", &c, &main_class, err, sizeof(err)), 0);
+	char err[256];
+	assert_int_equal(submit_collect_conf(&v, 403, "/nonexistent", &c, err, sizeof(err)), 0);
 	assert_string_equal(conf_get(&c, "spark.a"), "1");
 	assert_string_equal(conf_get(&c, "spark.b"), "2");
 	assert_string_equal(conf_get(&c, "spark.c"), "3");
 	assert_string_equal(conf_get(&c, "spark.app.name"), "n");
 	assert_null(conf_get(&c, "spark.app"));
-	assert_string_equal(main_class, "com.X");
-	free(main_class);
+	conf_free(&c);
+	strvec_free(&v);
+
+	/* --master beats --conf spark.master whatever the order, as in
+	 * SparkSubmit. */
+	vec_of(&v, "--master", "local[2]", "--conf", "spark.master=yarn", NULL);
+	conf_init(&c);
+	assert_int_equal(submit_collect_conf(&v, 403, NULL, &c, err, sizeof(err)), 0);
+	assert_string_equal(conf_get(&c, "spark.master"), "local[2]");
 	conf_free(&c);
 	strvec_free(&v);
 
 	vec_of(&v, "--conf", "novalue", NULL);
 	conf_init(&c);
-	assert_int_equal(submit_collect_conf(&v, NULL, &c, &main_class, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "novalue"));
+	assert_int_equal(submit_collect_conf(&v, 403, NULL, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "Invalid argument to --conf: novalue"));
 	strvec_free(&v);
 	vec_of(&v, "--properties-file", "/nonexistent/p.conf", NULL);
-	assert_int_equal(submit_collect_conf(&v, NULL, &c, &main_class, err, sizeof(err)), -1);
+	assert_int_equal(submit_collect_conf(&v, 403, NULL, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "/nonexistent/p.conf"));
 	strvec_free(&v);
+	vec_of(&v, "--class", CONNECT_SERVER_CLASS, "--kill", "app-1", NULL);
+	assert_int_equal(submit_collect_conf(&v, 403, NULL, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "--kill"));
+	strvec_free(&v);
 	conf_free(&c);
+}
+
+static void test_submit_versions(void **st)
+{
+	(void)st;
+	struct strvec v;
+	struct submit_view w;
+	char err[256];
+	/* 4.x knows --load-spark-defaults; for 3.5 it is an app argument. */
+	vec_of(&v, "--class", CONNECT_SERVER_CLASS, "--load-spark-defaults", "--verbose=x",
+	       "--driver-default-class-path", "/d", NULL);
+	submit_view_init(&w);
+	assert_int_equal(submit_parse(&v, 400, &w, err, sizeof(err)), 0);
+	assert_true(w.load_defaults);
+	assert_string_equal(conf_get(&w.conf, "spark.driver.defaultExtraClassPath"), "/d");
+	assert_int_equal(w.app_args.n, 0);
+	assert_int_equal(w.passed.n, 1); /* --verbose, its "=x" dropped as Spark does */
+	submit_view_free(&w);
+	assert_int_equal(submit_parse(&v, 305, &w, err, sizeof(err)), 0);
+	assert_false(w.load_defaults);
+	assert_int_equal(w.app_args.n, 3);
+	submit_view_free(&w);
+	strvec_free(&v);
+	/* Before the server class, an unknown option is refused as Spark does. */
+	vec_of(&v, "--bogus", "--class", CONNECT_SERVER_CLASS, NULL);
+	assert_int_equal(submit_parse(&v, 403, &w, err, sizeof(err)), -1);
+	assert_string_equal(err, "Unrecognized option: --bogus");
+	submit_view_free(&w);
+	strvec_free(&v);
+	assert_int_equal(submit_spark_version("4.3.0"), 403);
+	assert_int_equal(submit_spark_version("3.5.7"), 305);
+	assert_int_equal(submit_spark_version("x"), SUBMIT_SPARK_LATEST);
+}
+
+static void test_suggest(void **st)
+{
+	(void)st;
+	static const char *const keys[] = {"sparkshim.stop.timeout", "sparkshim.cds"};
+	assert_string_equal(suggest_closest("sparkshim.stop.timout", keys, 2, sizeof(keys[0])),
+			    keys[0]);
+	assert_string_equal(suggest_closest("sparkshim.stpo.timeout", keys, 2, sizeof(keys[0])),
+			    keys[0]);
+	assert_null(suggest_closest("sparkshim.zzz", keys, 2, sizeof(keys[0])));
+	assert_null(suggest_closest("sparkshim.cds", keys, 2, sizeof(keys[0]))); /* itself */
+	assert_int_equal(suggest_distance("abc", "acb", 5), 1);
+	assert_int_equal(suggest_distance("abc", "xyzuvw", 2), 3);
 }
 
 static void test_submit_make_connect(void **st)
@@ -276,7 +340,8 @@ static void test_submit_make_connect(void **st)
 	/* No class: added, extra conf appended. */
 	struct strvec v;
 	vec_of(&v, "--master", "local", NULL);
-	assert_int_equal(submit_make_connect(&v, &extra, NULL, &replaced), 0);
+	assert_int_equal(submit_make_connect(&v, 403, &replaced), 0);
+	assert_int_equal(submit_add_confs(&v, 403, &extra), 0);
 	assert_null(replaced);
 	char *j = strvec_join(&v, 0, " ");
 	assert_string_equal(j, "--class " CONNECT_SERVER_CLASS
@@ -288,7 +353,8 @@ static void test_submit_make_connect(void **st)
 	 * the user set is not overridden. */
 	vec_of(&v, "--class", "org.apache.kyuubi.engine.spark.SparkSQLEngine", "--conf",
 	    "spark.connect.grpc.binding.port=15010", "kyuubi-engine.jar", "arg1", NULL);
-	assert_int_equal(submit_make_connect(&v, &extra, NULL, &replaced), 0);
+	assert_int_equal(submit_make_connect(&v, 403, &replaced), 0);
+	assert_int_equal(submit_add_confs(&v, 403, &extra), 0);
 	assert_string_equal(replaced, "org.apache.kyuubi.engine.spark.SparkSQLEngine");
 	free(replaced);
 	j = strvec_join(&v, 0, " ");
@@ -299,7 +365,7 @@ static void test_submit_make_connect(void **st)
 
 	/* The connect class with its jar (Spark 3.5 style) is kept as is. */
 	vec_of(&v, "--class=" CONNECT_SERVER_CLASS, "spark-connect_2.12-3.5.3.jar", NULL);
-	assert_int_equal(submit_make_connect(&v, NULL, NULL, &replaced), 0);
+	assert_int_equal(submit_make_connect(&v, 305, &replaced), 0);
 	assert_null(replaced);
 	assert_int_equal(v.n, 2);
 	strvec_free(&v);
@@ -456,6 +522,7 @@ int main(void)
 		cmocka_unit_test(test_conf_file),    cmocka_unit_test(test_strvec),
 		cmocka_unit_test(test_lifecycle),    cmocka_unit_test(test_cli),
 		cmocka_unit_test(test_submit_collect), cmocka_unit_test(test_submit_make_connect),
+		cmocka_unit_test(test_submit_versions), cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_settings), cmocka_unit_test(test_settings_door_limits),
 		cmocka_unit_test(test_idle_policy_per_mode),
 	};

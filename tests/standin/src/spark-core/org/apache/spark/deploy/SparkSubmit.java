@@ -134,6 +134,7 @@ public class SparkSubmit {
     setIf(conf, "spark.jars.ivy", a.ivyRepoPath);
     setIf(conf, "spark.driver.memory", a.driverMemory);
     setIf(conf, "spark.driver.extraClassPath", a.driverExtraClassPath);
+    setIf(conf, "spark.driver.defaultExtraClassPath", a.driverDefaultClassPath);
     setIf(conf, "spark.driver.extraJavaOptions", a.driverExtraJavaOptions);
     setIf(conf, "spark.driver.extraLibraryPath", a.driverExtraLibraryPath);
     setIf(conf, "spark.kerberos.principal", a.principal);

@@ -29,6 +29,8 @@ final class SparkSubmitArguments extends SparkSubmitOptionParser {
   String driverExtraJavaOptions;
   String driverExtraLibraryPath;
   String propertiesFile;
+  boolean loadSparkDefaults;
+  String driverDefaultClassPath;
   String files;
   String pyFiles;
   String archives;
@@ -93,6 +95,8 @@ final class SparkSubmitArguments extends SparkSubmitOptionParser {
       case DRIVER_JAVA_OPTIONS: driverExtraJavaOptions = value; break;
       case DRIVER_LIBRARY_PATH: driverExtraLibraryPath = value; break;
       case PROPERTIES_FILE: propertiesFile = value; break;
+      case LOAD_SPARK_DEFAULTS: loadSparkDefaults = true; break;
+      case DRIVER_DEFAULT_CLASS_PATH: driverDefaultClassPath = value; break;
       case FILES: files = Utils.resolveURIs(value); break;
       case PY_FILES: pyFiles = Utils.resolveURIs(value); break;
       case ARCHIVES: archives = Utils.resolveURIs(value); break;
@@ -156,7 +160,8 @@ final class SparkSubmitArguments extends SparkSubmitOptionParser {
         out.println("Using properties file: " + propertiesFile);
       }
       loadProperties(new File(propertiesFile), true);
-    } else {
+    }
+    if (propertiesFile == null || (loadSparkDefaults && isSpark4())) {
       String conf = System.getenv("SPARK_CONF_DIR");
       if (conf == null && System.getenv("SPARK_HOME") != null) {
         conf = System.getenv("SPARK_HOME") + File.separator + "conf";

@@ -21,6 +21,9 @@ public final class StandinLog {
   private static final int DEBUG = 5;
   private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yy/MM/dd HH:mm:ss");
   private static volatile int rootLevel = init();
+  /** Levels set for single loggers (log4j's Configurator.setLevel), by short name. */
+  private static final java.util.Map<String, Integer> LOGGER_LEVELS =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   private final String name;
 
@@ -74,6 +77,17 @@ public final class StandinLog {
     return true;
   }
 
+  /** Sets one logger's level (log4j's Configurator.setLevel); false for a bad level. */
+  public static boolean setLoggerLevel(String loggerName, String level) {
+    int lvl = indexOf(level);
+    if (lvl < 0) {
+      return false;
+    }
+    int dot = loggerName.lastIndexOf('.');
+    LOGGER_LEVELS.put(dot < 0 ? loggerName : loggerName.substring(dot + 1), lvl);
+    return true;
+  }
+
   public static String rootLevel() {
     return NAMES[rootLevel];
   }
@@ -103,7 +117,7 @@ public final class StandinLog {
   }
 
   private void log(int level, String msg, Throwable t) {
-    if (level > rootLevel) {
+    if (level > LOGGER_LEVELS.getOrDefault(name, rootLevel)) {
       return;
     }
     PrintStream err = System.err;

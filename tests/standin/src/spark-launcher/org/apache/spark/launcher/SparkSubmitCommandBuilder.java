@@ -51,6 +51,7 @@ class SparkSubmitCommandBuilder {
   private String remote;
   private String deployMode;
   private String propertiesFile;
+  private boolean loadSparkDefaults;
   private String mainClass;
   private String appResource;
   private boolean allowsMixedArguments;
@@ -126,6 +127,9 @@ class SparkSubmitCommandBuilder {
     if (propertiesFile != null) {
       args.add(SparkSubmitOptionParser.PROPERTIES_FILE);
       args.add(propertiesFile);
+    }
+    if (loadSparkDefaults) {
+      args.add(SparkSubmitOptionParser.LOAD_SPARK_DEFAULTS);
     }
     if (mainClass != null) {
       args.add(SparkSubmitOptionParser.CLASS);
@@ -224,6 +228,17 @@ class SparkSubmitCommandBuilder {
       Properties p = loadPropertiesFile();
       for (String key : p.stringPropertyNames()) {
         effectiveConfig.putIfAbsent(key, p.getProperty(key));
+      }
+      File defaults = new File(confDir(), "spark-defaults.conf");
+      if (propertiesFile != null && loadSparkDefaults && defaults.isFile()) {
+        Properties d = new Properties();
+        try (InputStreamReader r =
+            new InputStreamReader(new FileInputStream(defaults), StandardCharsets.UTF_8)) {
+          d.load(r);
+        }
+        for (String key : d.stringPropertyNames()) {
+          effectiveConfig.putIfAbsent(key, d.getProperty(key).trim());
+        }
       }
       if (LauncherVersion.major() >= 4) {
         effectiveConfig.putIfAbsent(
@@ -372,6 +387,12 @@ class SparkSubmitCommandBuilder {
           break;
         case DRIVER_CLASS_PATH:
           conf.put(DRIVER_EXTRA_CLASSPATH, value);
+          break;
+        case DRIVER_DEFAULT_CLASS_PATH:
+          conf.put(DRIVER_DEFAULT_EXTRA_CLASS_PATH, value);
+          break;
+        case LOAD_SPARK_DEFAULTS:
+          loadSparkDefaults = true;
           break;
         case CONF:
           String[] kv = value.split("=", 2);

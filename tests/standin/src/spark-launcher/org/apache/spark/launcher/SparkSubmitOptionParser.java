@@ -36,15 +36,19 @@ public abstract class SparkSubmitOptionParser {
   public static final String QUEUE = "--queue";
   public static final String PRINCIPAL = "--principal";
   public static final String KEYTAB = "--keytab";
+  /** Spark 4.0 and later only. */
+  public static final String DRIVER_DEFAULT_CLASS_PATH = "--driver-default-class-path";
 
   public static final String HELP = "--help";
   public static final String SUPERVISE = "--supervise";
   public static final String USAGE_ERROR = "--usage-error";
   public static final String VERBOSE = "--verbose";
   public static final String VERSION = "--version";
+  /** Spark 4.0 and later only. */
+  public static final String LOAD_SPARK_DEFAULTS = "--load-spark-defaults";
 
   /** Options taking a value; the first name of each row is the canonical one. */
-  static final String[][] OPTS = {
+  static final String[][] OPTS3 = {
     {ARCHIVES}, {CLASS}, {CONF, "-c"}, {DEPLOY_MODE}, {DRIVER_CLASS_PATH}, {DRIVER_CORES},
     {DRIVER_JAVA_OPTIONS}, {DRIVER_LIBRARY_PATH}, {DRIVER_MEMORY}, {EXECUTOR_CORES},
     {EXECUTOR_MEMORY}, {FILES}, {JARS}, {KEYTAB}, {KILL_SUBMISSION}, {MASTER}, {REMOTE}, {NAME},
@@ -53,9 +57,37 @@ public abstract class SparkSubmitOptionParser {
   };
 
   /** Options without a value. */
-  static final String[][] SWITCHES = {
+  static final String[][] SWITCHES3 = {
     {HELP, "-h"}, {SUPERVISE}, {USAGE_ERROR}, {VERBOSE, "-v"}, {VERSION},
   };
+
+  /** The tables of this home's Spark version: 4.0 added two options. */
+  static final String[][] OPTS = isSpark4()
+      ? concat(OPTS3, new String[][] {{DRIVER_DEFAULT_CLASS_PATH}}) : OPTS3;
+  static final String[][] SWITCHES = isSpark4()
+      ? concat(SWITCHES3, new String[][] {{LOAD_SPARK_DEFAULTS}}) : SWITCHES3;
+
+  /** Whether this home plays Spark 4.x. */
+  protected static boolean isSpark4() {
+    return LauncherVersion.major() >= 4;
+  }
+
+  private static String[][] concat(String[][] a, String[][] b) {
+    String[][] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+
+  /** Java's '.' in Spark's "(--[^=]+)=(.+)" stops at line terminators. */
+  private static boolean hasLineTerminator(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '\n' || c == '\r' || c == '\u0085' || c == '\u2028' || c == '\u2029') {
+        return true;
+      }
+    }
+    return false;
+  }
 
   /**
    * Walks the arguments. Known options go to {@link #handle}; the first unknown argument goes
@@ -68,7 +100,8 @@ public abstract class SparkSubmitOptionParser {
       String arg = args.get(idx);
       String value = null;
       int eq = arg.indexOf('=');
-      if (arg.startsWith("--") && eq > 2 && eq < arg.length() - 1) {
+      if (arg.startsWith("--") && eq > 2 && eq < arg.length() - 1
+          && !hasLineTerminator(arg.substring(eq + 1))) {
         value = arg.substring(eq + 1);
         arg = arg.substring(0, eq);
       }

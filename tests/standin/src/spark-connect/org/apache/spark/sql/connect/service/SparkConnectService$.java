@@ -69,6 +69,11 @@ public final class SparkConnectService$ {
     return started;
   }
 
+  /** The gRPC server, as Spark's `server` var (null before the first start). */
+  public Server server() {
+    return server;
+  }
+
   public boolean stopped() {
     return stopped;
   }
