@@ -47,6 +47,7 @@ const char *const settings_known_keys[] = {
 	"sparkshim.connect.allowed.users",
 	"sparkshim.connect.max.sessions",
 	"sparkshim.connect.max.operations",
+	"sparkshim.proxy.user",
 };
 const size_t n_settings_known_keys = sizeof(settings_known_keys) / sizeof(settings_known_keys[0]);
 

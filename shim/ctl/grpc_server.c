@@ -783,23 +783,8 @@ int ctl_call_send_metadata(struct ctl_call *cc, const grpc_metadata *md, size_t 
 
 int ctl_call_write(struct ctl_call *cc, const void *msg, size_t len)
 {
-	struct call *c = (struct call *)cc;
-	struct outmsg *o = NULL;
-	int ok = h_begin(c) && !c->finish_queued && (o = calloc(1, sizeof(*o))) &&
-		 (o->bb = bb_from_bytes(msg, len));
-	if (ok) {
-		if (c->out_tail)
-			c->out_tail->next = o;
-		else
-			c->out_head = o;
-		c->out_tail = o;
-		c->n_out++;
-		h_pump(c);
-	} else {
-		free(o);
-	}
-	pthread_mutex_unlock(&c->hmu);
-	return ok ? 0 : -1;
+	grpc_byte_buffer *bb = bb_from_bytes(msg, len);
+	return bb ? ctl_call_write_bb(cc, bb) : -1;
 }
 
 int ctl_call_write_bb(struct ctl_call *cc, grpc_byte_buffer *bb)

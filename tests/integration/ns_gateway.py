@@ -49,7 +49,11 @@ def main():
         out["node"], out["host"], out["port"] = discover(zk_host, int(zk_port), namespace, ref,
                                                          float(timeout))
         # The client as its own program (its functions pickle by value).
-        url = "sc://%s:%d" % (out["host"], out["port"])
+        # A gateway sends the session as the engine's user (the USER share
+        # level's user in the namespace), which the front door checks.
+        parts = namespace.strip("/").split("/")
+        user = parts[1] if len(parts) > 1 else ""
+        url = "sc://%s:%d/;user_id=%s" % (out["host"], out["port"], user)
         p = subprocess.run([sys.executable, real_client.__file__, url, scenario] + args,
                            capture_output=True, text=True, timeout=float(timeout) + 120,
                            stdin=subprocess.DEVNULL)

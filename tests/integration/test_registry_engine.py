@@ -21,7 +21,7 @@ import pytest
 
 from zkclient import ZkClient, nodes_with
 from engine import missing, wait_for
-from exitcodes import EXIT_PORT_IN_USE, EXIT_REGISTER, EXIT_SPARK_START, EXIT_SUBMIT_EXPIRED
+from exitcodes import EXIT_REGISTER, EXIT_SPARK_START, EXIT_SUBMIT_EXPIRED
 from zkserver import zk  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -391,17 +391,3 @@ def test_zookeeper_unreachable_during_boot_stops_the_jvm(zk, gateway):
                              "ZooKeeper")
     finally:
         dead.close()
-
-
-def test_control_bind_failure_during_boot_stops_the_jvm(zk, gateway):
-    taken = socket.socket()
-    taken.bind(("127.0.0.1", 0))
-    taken.listen(1)
-    try:
-        port = taken.getsockname()[1]
-        e = gateway(extra=[DEBUG, ("spark.sparkshim.control.address", "127.0.0.1:%d" % port),
-                           ("spark.standin.startup.delay.ms", "60000")])
-        _stopped_during_boot(e, EXIT_PORT_IN_USE, "control endpoint: ")
-        assert not nodes_with(zk.port, e.ns, f"refId={e.ref}")
-    finally:
-        taken.close()

@@ -287,7 +287,9 @@ def test_unit_does_not_restart_on_configuration_error(container, args, java_home
 UDF_QUERY = """
 from pyspark.sql import SparkSession
 from pyspark.sql.functions import udf
-s = SparkSession.builder.remote("sc://127.0.0.1:15002").getOrCreate()
+# The front door admits the engine's user (here the unit's dynamic user) and
+# sparkshim.connect.allowed.users only.
+s = SparkSession.builder.remote("sc://127.0.0.1:15002/;user_id=sparkshim").getOrCreate()
 print(s.range(100).selectExpr("sum(id) AS n").collect()[0].n)
 double = udf(lambda x: x * 2, "long")
 print(sorted(r[0] for r in s.range(5).select(double("id")).collect()))
