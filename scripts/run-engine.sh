@@ -35,13 +35,17 @@ if [ -z "${PYSPARK_PYTHON:-}" ] && [ -x "$python" ] && [ "$python" != python3 ];
 fi
 export SPARK_LOCAL_IP=${SPARK_LOCAL_IP:-127.0.0.1}
 
+# The front door admits the engine's user (this OS user unless --proxy-user):
+# the client line names it, whatever USER says in the shell that runs it.
+me=$(id -un)
+
 annotate() {
 	while IFS= read -r line; do
 		printf '%s\n' "$line"
 		case $line in
 		sc://*)
 			printf 'try it:  %s -c "from pyspark.sql import SparkSession; SparkSession.builder.remote('"'"'%s'"'"').getOrCreate().range(10).selectExpr('"'"'sum(id)'"'"').show()"\n' \
-				"$python" "$line"
+				"$python" "$line/;user_id=$me"
 			printf '    or:  make client URL=%s\n' "$line"
 			;;
 		esac

@@ -18,6 +18,12 @@ if [ ! -x "$python" ]; then
 	echo "try-client: error: no PySpark client in $root/.venv; expected 'make deps' first" >&2
 	exit 66
 fi
+# The PySpark client sends SPARK_USER or USER as the session's user_id; the
+# engine's front door admits its own user (this OS user for `make run`).
+if [ -z "${SPARK_USER:-}" ] && [ -z "${USER:-}" ]; then
+	USER=$(id -un)
+	export USER
+fi
 exec "$python" - "$url" <<'PY'
 import sys
 from pyspark.sql import SparkSession
