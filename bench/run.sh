@@ -12,6 +12,10 @@ mkdir -p "$(dirname "$OUT")"
 {
 	echo "== sparkshim bench $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(uname -r)"
 } >"$OUT"
+# The PySpark client sends SPARK_USER or USER as its user_id, which the front
+# door checks against the engine's user (the OS user here).
+USER=${USER:-$(id -un)}
+export USER
 export BUILD SPARKSHIM_BIN="$PWD/$BUILD/sparkshim" SPARKSHIM_STANDIN="$PWD/$BUILD/spark-home"
 # sparkshim's start-up cache (launcher results, class-data archives): a temp
 # dir for this run, not the user's ~/.cache (the real-Spark section manages
