@@ -68,6 +68,7 @@ round's value); the ratios Aw/B, Aw/C, Ac/B are per round. Everything is on
 127.0.0.1; every process started is killed on any way out."""
 import argparse
 import atexit
+import getpass
 import glob
 import json
 import os
@@ -358,7 +359,9 @@ class Client:
 def gateway_argv(ref, cache, log_path):
     """What Kyuubi's SparkProcessBuilder runs for a USER-level connect engine
     (as bench/registration.py), on the real Spark home."""
-    user = "bench"
+    # The engine's user is the one the bench's clients send as user_id (the
+    # front door admits only it): the OS user, as for a gateway's own user.
+    user = os.environ.get("USER") or getpass.getuser()
     ns = "/kyuubi_%s_USER_SPARK_CONNECT/%s/default" % (KYUUBI_VERSION, user)
     confs = [
         ("spark.kyuubi.engine.type", "SPARK_CONNECT"),

@@ -17,9 +17,6 @@
 #define SPARKSHIM_VERSION "0.0.0"
 #endif
 
-/* Our own node attribute: where the shim's control service listens. */
-#define ATTR_CONTROL "sparkshim.control"
-
 /* kconf_get with a fallback (deprecated) key, like Kyuubi's fallbackConf. */
 static const char *kconf_get2(const struct conf *c, const char *key, const char *old,
 			      const char **used)
@@ -139,7 +136,7 @@ static int reserved_attr(const char *key)
 static int ours_attr(const char *key)
 {
 	return strcmp(key, "kyuubi.engine.id") == 0 || strcmp(key, "kyuubi.engine.url") == 0 ||
-	       strcmp(key, ATTR_CONTROL) == 0;
+	       strcmp(key, REG_ATTR_CONTROL) == 0;
 }
 
 static int load_attributes(struct reg_config *rc, const struct conf *c, char *err,

@@ -14,6 +14,9 @@
 
 #include "base/conf.h"
 
+/* Our own node attribute: where the shim's control service listens. */
+#define REG_ATTR_CONTROL "sparkshim.control"
+
 struct discovery_backend;
 
 struct reg_config {

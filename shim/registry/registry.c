@@ -26,8 +26,6 @@
 #include "shim/registry/reg_conf.h"
 #include "shim/registry/znode_name.h"
 
-#define ATTR_CONTROL "sparkshim.control"
-
 static struct discovery_ctx D = {.mu = PTHREAD_MUTEX_INITIALIZER};
 static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
 
@@ -179,7 +177,7 @@ static size_t endpoint_attrs(const struct reg_endpoint *ep, struct znode_attr *o
 	/* A unix socket path means nothing to a remote gateway. */
 	const char *ctl = ep->control_endpoint;
 	if (ctl && *ctl && !strchr(ctl, '/') && strncmp(ctl, "unix:", 5) != 0 && n < cap)
-		out[n++] = (struct znode_attr){ATTR_CONTROL, ctl};
+		out[n++] = (struct znode_attr){REG_ATTR_CONTROL, ctl};
 	return n;
 }
 
