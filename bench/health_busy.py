@@ -25,7 +25,7 @@ from report import emit
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from engine import Engine, loopback_args  # noqa: E402
+from engine import OS_USER, Engine, loopback_args  # noqa: E402
 from sparkconnect_wire import Client  # noqa: E402
 
 # The busy stream: operations of RESPONSES results of SIZE bytes, DELAY_MS
@@ -80,7 +80,7 @@ class BusyStream:
     """ExecutePlan operations back to back in a thread until stop()."""
 
     def __init__(self, port):
-        self.client = Client("127.0.0.1:%d" % port, user_id="bench")
+        self.client = Client("127.0.0.1:%d" % port, user_id=OS_USER)
         self.stopping = threading.Event()
         self.responses = self.bytes = self.operations = 0
         self.errors = []

@@ -21,6 +21,7 @@ time.monotonic() (CLOCK_MONOTONIC, the same clock the driver reads):
   {"cmd": "quit"}
       exit at once (no goodbye RPCs to a stopped server).
 """
+import getpass
 import json
 import os
 import socket
@@ -36,6 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from engine import config_get_request  # noqa: E402
 
 POLL = 0.01
+USER = os.environ.get("USER") or getpass.getuser()  # the engine's user
 _out_lock = threading.Lock()
 spark = None
 
@@ -63,7 +65,8 @@ def config_answered(port):
     try:
         with grpc.insecure_channel("127.0.0.1:%d" % port, options=opts) as ch:
             call = ch.unary_unary("/spark.connect.SparkConnectService/Config")
-            call(config_get_request("3b8c4d2e-0000-4000-8000-0000000000b1", "bench",
+            # user_id: the engine's user (the OS user), which the front door admits
+            call(config_get_request("3b8c4d2e-0000-4000-8000-0000000000b1", USER,
                                     ["spark.app.name"]), timeout=2)
         return True
     except grpc.RpcError:

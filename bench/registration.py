@@ -27,7 +27,7 @@ from report import emit
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from engine import JDK_BIN, SHIM_BIN, STANDIN, config_call  # noqa: E402
+from engine import JDK_BIN, OS_USER, SHIM_BIN, STANDIN, config_call  # noqa: E402
 from zkclient import NONODE, ZkClient, ZkError  # noqa: E402
 from zkserver import ZkServer  # noqa: E402
 from etcdserver import EtcdServer  # noqa: E402
@@ -178,7 +178,9 @@ def tail(path):
 
 
 def one_run(zk, tmp, n, backend="zookeeper"):
-    user, ref = "bench", str(uuid.uuid4())
+    # The engine's user is the OS user: config_call sends it as user_id,
+    # and the front door admits only the engine's user.
+    user, ref = OS_USER, str(uuid.uuid4())
     ns = "/kyuubi_%s_USER_SPARK_CONNECT/%s/default" % (KYUUBI_VERSION, user)
     work = os.path.join(tmp, "work%d" % n)
     os.makedirs(work)
