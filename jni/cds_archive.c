@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/fnv.h"
 #include "base/log.h"
 #include "base/thread.h"
 
@@ -29,15 +30,6 @@ extern char **environ;
  * a dump that fails half-way would end the JVM with an error). */
 #define MIN_FREE_FOR_DUMP (512ULL << 20)
 
-static uint64_t fnv(uint64_t h, const void *d, size_t n)
-{
-	const unsigned char *p = d;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 struct key {
 	uint64_t a, b;
@@ -45,10 +37,10 @@ struct key {
 
 static void k_add(struct key *k, const void *d, size_t n)
 {
-	k->a = fnv(k->a, d, n);
-	k->b = fnv(k->b, d, n);
-	k->a = fnv(k->a, "\0", 1);
-	k->b = fnv(k->b, "\0", 1);
+	k->a = fnv1a64(k->a, d, n);
+	k->b = fnv1a64(k->b, d, n);
+	k->a = fnv1a64(k->a, "\0", 1);
+	k->b = fnv1a64(k->b, "\0", 1);
 }
 
 static void k_stat(struct key *k, const char *path)
@@ -90,7 +82,7 @@ static const char *class_path(const struct strvec *options)
 int cds_key(const char *java_home, const char *libjvm, const struct strvec *options, char *out,
 	    size_t outlen)
 {
-	struct key k = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
+	struct key k = {FNV1A64_OFFSET, 0x84222325cbf29ce4ULL};
 	char p[PATH_MAX + 32];
 	k_add(&k, "sparkshim cds 1", 15);
 	k_add(&k, java_home, strlen(java_home));

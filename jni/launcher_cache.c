@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fnv.h"
+
 extern char **environ;
 
 #define PH_PREFIX "@@sparkshim-launch-param-"
@@ -442,16 +444,6 @@ char *launcher_cache_material(const struct launch_inputs *in, size_t *len)
 
 /* ---- the cache file ---- */
 
-static uint64_t fnv1a(uint64_t h, const void *d, size_t n)
-{
-	const unsigned char *p = d;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-#define FNV0 0xcbf29ce484222325ULL
 
 int launcher_cache_default_dir(char *out, size_t outlen)
 {
@@ -471,8 +463,8 @@ int launcher_cache_path(const char *dir, const char *material, size_t mlen, char
 {
 	/* Two independent 64-bit hashes: names never collide in practice, and
 	 * a collision would only be a miss (the material is compared). */
-	uint64_t h1 = fnv1a(FNV0, material, mlen);
-	uint64_t h2 = fnv1a(fnv1a(FNV0, "sparkshim", 9), material, mlen);
+	uint64_t h1 = fnv1a64(FNV1A64_OFFSET, material, mlen);
+	uint64_t h2 = fnv1a64(fnv1a64(FNV1A64_OFFSET, "sparkshim", 9), material, mlen);
 	int n = snprintf(out, outlen, "%s/launcher-%016" PRIx64 "%016" PRIx64 ".cmd", dir, h1, h2);
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
@@ -522,7 +514,8 @@ int launcher_cache_store(const char *dir, const char *material, size_t mlen,
 		return -1;
 	}
 	char trailer[64];
-	int tl = snprintf(trailer, sizeof(trailer), "end %016" PRIx64 "\n", fnv1a(FNV0, body.p, body.n));
+	int tl = snprintf(trailer, sizeof(trailer), "end %016" PRIx64 "\n",
+			  fnv1a64(FNV1A64_OFFSET, body.p, body.n));
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-XXXXXX", dir);
 	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
@@ -638,7 +631,7 @@ int launcher_cache_load(const char *dir, const char *material, size_t mlen,
 	if (!bad) {
 		char want[64];
 		int wl = snprintf(want, sizeof(want), "end %016" PRIx64 "\n",
-				  fnv1a(FNV0, d + ml, pos - ml));
+				  fnv1a64(FNV1A64_OFFSET, d + ml, pos - ml));
 		bad = n - pos != (size_t)wl || memcmp(d + pos, want, (size_t)wl) != 0;
 	}
 	if (bad) {
