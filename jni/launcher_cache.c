@@ -259,6 +259,23 @@ static void b_field(struct buf *b, const char *tag, const char *d, size_t n)
 	b_add(b, "\n", 1);
 }
 
+/* Read up to n bytes of fd into a new buffer (n + 1 bytes, the caller
+ * frees); *got says how many came before EOF or an error. NULL: no memory. */
+static char *read_up_to(int fd, size_t n, size_t *got)
+{
+	char *d = malloc(n + 1);
+	*got = 0;
+	while (d && *got < n) {
+		ssize_t r = read(fd, d + *got, n - *got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		*got += (size_t)r;
+	}
+	return d;
+}
+
 /* A file's content, or "absent". -1 when too big to key on. */
 static int b_file(struct buf *b, const char *tag, const char *path)
 {
@@ -278,16 +295,8 @@ static int b_file(struct buf *b, const char *tag, const char *path)
 		}
 		return -1;
 	}
-	char *d = malloc((size_t)st.st_size + 1);
-	size_t got = 0;
-	while (d && got < (size_t)st.st_size) {
-		ssize_t r = read(fd, d + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	size_t got;
+	char *d = read_up_to(fd, (size_t)st.st_size, &got);
 	close(fd);
 	if (!d) {
 		b->oom = 1;
@@ -605,16 +614,8 @@ int launcher_cache_load(const char *dir, const char *material, size_t mlen,
 		snprintf(err, errlen, "%s: not a cache file", path);
 		return -1;
 	}
-	size_t n = (size_t)st.st_size, got = 0;
-	char *d = malloc(n + 1);
-	while (d && got < n) {
-		ssize_t r = read(fd, d + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	size_t n = (size_t)st.st_size, got;
+	char *d = read_up_to(fd, n, &got);
 	close(fd);
 	if (!d || got != n) {
 		free(d);
